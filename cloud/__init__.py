@@ -1,0 +1,1 @@
+"""The Wayside cloud: business records, admin UI, mobile pages, JSON API and the sync server."""

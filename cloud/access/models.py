@@ -1,0 +1,94 @@
+"""Tortoise models of the access domain."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+from cloud.org.models import Tenant
+from cloud.sites.models import Edge, Site
+from protocols.events import Reason, Verdict
+from protocols.site import Direction
+from protocols.sync import ListKind
+
+
+class ListEntry(Model):
+    """A whitelisted or blacklisted plate at one site."""
+
+    id = fields.IntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "wayside.Site", related_name=False, on_delete=fields.CASCADE
+    )
+    plate = fields.CharField(max_length=16)
+    kind = fields.CharEnumField(ListKind, max_length=16)
+    valid_from = fields.DatetimeField(null=True)
+    valid_until = fields.DatetimeField(null=True)
+    note = fields.CharField(max_length=255, default="")
+    enabled = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "access_list_entry"
+        unique_together = (("site", "plate", "kind"),)
+
+
+class AccessRule(Model):
+    """One plate (or every vehicle) may pass these lanes on these weekdays between start and end."""
+
+    id = fields.IntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "wayside.Site", related_name=False, on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=64)
+    plate = fields.CharField(max_length=16, default="")
+    lanes = fields.JSONField(default=list)
+    weekdays = fields.JSONField(default=list)
+    start_time = fields.TimeField()
+    end_time = fields.TimeField()
+    valid_from = fields.DatetimeField(null=True)
+    valid_until = fields.DatetimeField(null=True)
+    enabled = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "access_rule"
+
+
+class AccessRecord(Model):
+    """One passage decision made at a lane, as the edge reported it."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "wayside.Site", related_name=False, on_delete=fields.CASCADE
+    )
+    edge: fields.ForeignKeyNullableRelation[Edge] = fields.ForeignKeyField(
+        "wayside.Edge", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    event_uuid = fields.UUIDField(unique=True)
+    gate = fields.CharField(max_length=48)
+    lane = fields.CharField(max_length=48)
+    direction = fields.CharEnumField(Direction, max_length=8)
+    plate = fields.CharField(max_length=16)
+    plate_color = fields.CharField(max_length=16, default="")
+    confidence = fields.IntField()
+    verdict = fields.CharEnumField(Verdict, max_length=8)
+    reason = fields.CharEnumField(Reason, max_length=16)
+    method = fields.CharField(max_length=16, default="plate")
+    occurred_at = fields.DatetimeField()
+    snapshot = fields.CharField(max_length=128, default="")
+
+    class Meta:
+        table = "access_record"
+        indexes = (
+            Index(fields=("tenant_id", "occurred_at"), name="access_record_tenant_time"),
+            Index(fields=("tenant_id", "plate", "occurred_at"), name="access_record_plate_time"),
+        )

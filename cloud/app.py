@@ -1,0 +1,49 @@
+"""The aiohttp application factory: settings, database lifecycle, middlewares and every route."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from cloud import api as api_plumbing
+from cloud import sync, ui
+from cloud.access import api as access_api
+from cloud.access import pages as access_pages
+from cloud.auth import SETTINGS_KEY, auth_middleware
+from cloud.db import close_db, open_db
+from cloud.org import api as org_api
+from cloud.org import pages as org_pages
+from cloud.settings import CloudSettings
+from cloud.sites import api as sites_api
+from cloud.sites import pages as sites_pages
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    await open_db(app[SETTINGS_KEY].database_url)
+    yield
+    await close_db()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "service": "cloud"})
+
+
+def build_app(settings: CloudSettings, *, manage_db: bool = True) -> web.Application:
+    """The whole cloud; manage_db=False when the caller (a test) already opened the database."""
+    app = web.Application(
+        middlewares=[api_plumbing.error_middleware, auth_middleware],
+        client_max_size=8 * 1024 * 1024,
+    )
+    app[SETTINGS_KEY] = settings
+    if manage_db:
+        app.cleanup_ctx.append(_database)
+    app.router.add_get("/healthz", healthz)
+    ui.setup(app)
+    sync.setup(app)
+    for module in (org_api, sites_api, access_api):
+        api_plumbing.mount(app, module.ROUTES)
+    api_plumbing.setup_openapi(app)
+    for pages in (org_pages, sites_pages, access_pages):
+        pages.setup(app)
+    return app

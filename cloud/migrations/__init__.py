@@ -1,0 +1,1 @@
+"""Checked-in schema migrations of the cloud database (Tortoise ORM migrations)."""

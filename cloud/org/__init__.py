@@ -1,0 +1,1 @@
+"""The org domain: tenants, departments, positions, users, roles, permissions, sessions, audit."""

@@ -1,0 +1,160 @@
+"""Tortoise models of the sites domain, with the sync ledger (events received, state published)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from cloud.org.models import Tenant
+from protocols.site import DefaultAction, Direction, SiteKind, Wiring
+
+
+class DeviceKind(StrEnum):
+    anpr_camera = "anpr_camera"
+    barrier = "barrier"
+    display = "display"
+
+
+class Site(Model):
+    id = fields.IntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    code = fields.CharField(max_length=48)
+    name = fields.CharField(max_length=64)
+    kind = fields.CharEnumField(SiteKind, max_length=32)
+    address = fields.CharField(max_length=255, default="")
+    capacity = fields.IntField(null=True)
+    enabled = fields.BooleanField(default=True)
+    # Revision of the state published to edges; bumped in the transaction of every change.
+    revision = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "sites_site"
+        unique_together = (("tenant", "code"),)
+
+
+class Gate(Model):
+    id = fields.IntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "wayside.Site", related_name=False, on_delete=fields.CASCADE
+    )
+    code = fields.CharField(max_length=48)
+    name = fields.CharField(max_length=64)
+    enabled = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "sites_gate"
+        unique_together = (("tenant", "code"),)
+
+
+class Lane(Model):
+    id = fields.IntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "wayside.Site", related_name=False, on_delete=fields.CASCADE
+    )
+    gate: fields.ForeignKeyRelation[Gate] = fields.ForeignKeyField(
+        "wayside.Gate", related_name=False, on_delete=fields.CASCADE
+    )
+    code = fields.CharField(max_length=48)
+    name = fields.CharField(max_length=64)
+    direction = fields.CharEnumField(Direction, max_length=8)
+    wiring = fields.CharEnumField(Wiring, max_length=16, default=Wiring.modbus)
+    default_action = fields.CharEnumField(DefaultAction, max_length=8)
+    min_confidence = fields.IntField(default=80)
+    enabled = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "sites_lane"
+        unique_together = (("tenant", "code"),)
+
+
+class Device(Model):
+    id = fields.IntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "wayside.Site", related_name=False, on_delete=fields.CASCADE
+    )
+    lane: fields.ForeignKeyNullableRelation[Lane] = fields.ForeignKeyField(
+        "wayside.Lane", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    kind = fields.CharEnumField(DeviceKind, max_length=16)
+    name = fields.CharField(max_length=64)
+    vendor = fields.CharField(max_length=32, default="")
+    serial = fields.CharField(max_length=64, default="")
+    address = fields.CharField(max_length=128, default="")
+    enabled = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "sites_device"
+
+
+class Edge(Model):
+    """An edge agent; it pushes events and pulls state for the sites it serves."""
+
+    id = fields.IntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    code = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=64)
+    sites: fields.ManyToManyRelation[Site] = fields.ManyToManyField(
+        "wayside.Site", related_name="edges", through="sites_edge_site"
+    )
+    key_hash = fields.CharField(max_length=64, default="")
+    enabled = fields.BooleanField(default=True)
+    # Highest seq held contiguously from 1: the ack the edge gets back.
+    acked_seq = fields.BigIntField(default=0)
+    applied_revisions = fields.JSONField(default=dict)
+    last_seen_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "sites_edge"
+
+
+class SyncEvent(Model):
+    """Every event an edge delivered, once: (edge, seq) and uuid are both unique."""
+
+    id = fields.BigIntField(primary_key=True)
+    edge: fields.ForeignKeyRelation[Edge] = fields.ForeignKeyField(
+        "wayside.Edge", related_name=False, on_delete=fields.CASCADE
+    )
+    seq = fields.BigIntField()
+    uuid = fields.UUIDField(unique=True)
+    type = fields.CharField(max_length=64)
+    site = fields.CharField(max_length=48)
+    occurred_at = fields.DatetimeField()
+    payload = fields.JSONField()
+    received_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "sync_event"
+        unique_together = (("edge", "seq"),)
+
+
+class StateChange(Model):
+    """The per-site state log edges pull: entity `key` holds `data` (None: removed) from `revision`."""
+
+    id = fields.BigIntField(primary_key=True)
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "wayside.Site", related_name=False, on_delete=fields.CASCADE
+    )
+    revision = fields.BigIntField()
+    entity = fields.CharField(max_length=32)
+    key = fields.CharField(max_length=64)
+    data = fields.JSONField(null=True)
+
+    class Meta:
+        table = "sync_state_change"
+        unique_together = (("site", "revision"),)

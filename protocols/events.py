@@ -1,0 +1,91 @@
+"""Events the edge records and the cloud ingests: one payload model per event type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from protocols.site import Direction
+
+
+class Verdict(StrEnum):
+    open = "open"
+    deny = "deny"
+
+
+class Reason(StrEnum):
+    """Why the gate engine decided as it did, in the order it checks."""
+
+    lane_disabled = "lane_disabled"
+    low_confidence = "low_confidence"
+    blacklist = "blacklist"
+    whitelist = "whitelist"
+    rule = "rule"
+    default = "default"
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AccessDecided(Payload):
+    """One passage decision at a lane (an access record)."""
+
+    site: str
+    gate: str
+    lane: str
+    direction: Direction
+    plate: str = Field(max_length=16, description="as read; empty when no plate was read")
+    plate_color: str = ""
+    confidence: int = Field(ge=0, le=100)
+    verdict: Verdict
+    reason: Reason
+    method: str = "plate"
+    rule: str = Field(default="", description="id of the list entry or rule that decided")
+    read_at: AwareDatetime
+    snapshot: str = Field(default="", description="edge-local snapshot file name, if kept")
+    session: str = Field(default="", description="parking session uuid opened or closed")
+
+
+class ParkingSessionStarted(Payload):
+    session: str
+    site: str
+    lane: str
+    plate: str
+    entered_at: AwareDatetime
+
+
+class ParkingSessionEnded(Payload):
+    session: str
+    site: str
+    lane: str
+    plate: str
+    exited_at: AwareDatetime
+
+
+class BarrierFailed(Payload):
+    """The barrier could not be driven (device unreachable or refused)."""
+
+    site: str
+    lane: str
+    error: str
+
+
+PAYLOADS: dict[str, type[Payload]] = {
+    "access.decided": AccessDecided,
+    "parking.session_started": ParkingSessionStarted,
+    "parking.session_ended": ParkingSessionEnded,
+    "device.barrier_failed": BarrierFailed,
+}
+
+
+def parse_payload(event_type: str, payload: dict[str, Any]) -> Payload:
+    """Validate a payload against its type's model; raises KeyError or ValidationError."""
+    return PAYLOADS[event_type].model_validate(payload)
+
+
+def dump_time(moment: datetime) -> str:
+    return moment.isoformat()

@@ -1,0 +1,116 @@
+"""The site document: sites, gates, lanes and the devices wired to each lane (config/*-site.toml)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,47}$"
+
+
+class SiteKind(StrEnum):
+    campus = "campus"
+    parking_lot = "parking_lot"
+    street_section = "street_section"
+    charging_station = "charging_station"
+    property = "property"
+
+
+class Direction(StrEnum):
+    entry = "entry"
+    exit = "exit"
+
+
+class Wiring(StrEnum):
+    """How the barrier is driven: by our Modbus write, or by the camera's own relay."""
+
+    modbus = "modbus"
+    camera_relay = "camera_relay"
+
+
+class DefaultAction(StrEnum):
+    """What a lane does for a plate no list or rule speaks about."""
+
+    open = "open"
+    deny = "deny"
+
+
+def default_action_for(kind: SiteKind) -> DefaultAction:
+    """Campus gates refuse strangers; parking lots let them in and start a session."""
+    return DefaultAction.deny if kind == SiteKind.campus else DefaultAction.open
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModbusEndpoint(_Strict):
+    """A Modbus TCP device: host, port and unit (slave) id."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    unit: int = Field(default=1, ge=0, le=247)
+
+
+class CameraConfig(_Strict):
+    vendor: str = Field(default="vzenith", pattern=r"^(vzenith|hikvision)$")
+    serial: str = Field(min_length=1, max_length=64)
+    min_confidence: int = Field(default=80, ge=0, le=100)
+
+
+class LaneConfig(_Strict):
+    code: str = Field(pattern=CODE_PATTERN)
+    name: str = Field(min_length=1, max_length=64)
+    direction: Direction
+    wiring: Wiring = Wiring.modbus
+    camera: CameraConfig
+    barrier: ModbusEndpoint | None = None
+    display: ModbusEndpoint | None = None
+
+    @model_validator(mode="after")
+    def _barrier_for_modbus_wiring(self) -> LaneConfig:
+        if self.wiring == Wiring.modbus and self.barrier is None:
+            raise ValueError(f"lane {self.code}: wiring 'modbus' needs a [barrier] endpoint")
+        return self
+
+
+class GateConfig(_Strict):
+    code: str = Field(pattern=CODE_PATTERN)
+    name: str = Field(min_length=1, max_length=64)
+    lanes: list[LaneConfig] = Field(min_length=1)
+
+
+class SiteConfig(_Strict):
+    code: str = Field(pattern=CODE_PATTERN)
+    name: str = Field(min_length=1, max_length=64)
+    kind: SiteKind
+    capacity: int | None = Field(default=None, ge=0)
+    gates: list[GateConfig] = Field(default_factory=list)
+
+    def lanes(self) -> list[tuple[GateConfig, LaneConfig]]:
+        return [(gate, lane) for gate in self.gates for lane in gate.lanes]
+
+
+class SiteDocument(_Strict):
+    """The whole document: one tenant's sites as one edge serves them."""
+
+    tenant: str = Field(min_length=1, max_length=64)
+    sites: list[SiteConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _codes_unique(self) -> SiteDocument:
+        seen: set[str] = set()
+        for site in self.sites:
+            for _, lane in site.lanes():
+                if lane.code in seen:
+                    raise ValueError(f"lane code {lane.code!r} is used twice")
+                seen.add(lane.code)
+        return self
+
+    def lane(self, code: str) -> tuple[SiteConfig, GateConfig, LaneConfig] | None:
+        for site in self.sites:
+            for gate, lane in site.lanes():
+                if lane.code == code:
+                    return site, gate, lane
+        return None

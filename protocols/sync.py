@@ -1,0 +1,136 @@
+"""Edge-cloud sync messages: events up (outbox batches, acks), revisioned site state down."""
+
+from __future__ import annotations
+
+from datetime import time
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from protocols.site import DefaultAction
+
+EVENTS_PATH = "/sync/v1/events"
+STATE_PATH = "/sync/v1/state"
+EDGE_HEADER = "X-Wayside-Edge"
+
+MAX_BATCH_EVENTS = 500
+MAX_BATCH_BYTES = 1_000_000
+MAX_WAIT_SECONDS = 30.0
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Event(_Wire):
+    """One recorded fact; (edge, seq) orders it, uuid identifies it anywhere."""
+
+    seq: int = Field(ge=1)
+    uuid: UUID
+    type: str = Field(min_length=1, max_length=64)
+    site: str = Field(min_length=1, max_length=48)
+    occurred_at: AwareDatetime
+    payload: dict[str, Any]
+
+
+class PushRequest(_Wire):
+    events: list[Event] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
+
+    @model_validator(mode="after")
+    def _seqs_increase(self) -> PushRequest:
+        for before, after in zip(self.events, self.events[1:], strict=False):
+            if after.seq != before.seq + 1:
+                raise ValueError(f"seq {after.seq} follows {before.seq}: a batch is contiguous")
+        return self
+
+
+class PushAck(_Wire):
+    """The highest seq the cloud holds contiguously from 1 for this edge."""
+
+    acked_seq: int = Field(ge=0)
+
+
+class PushGap(_Wire):
+    """A batch that starts past the next expected seq is refused whole."""
+
+    error: str = "gap"
+    expected_seq: int = Field(ge=1)
+
+
+# --- state published down -------------------------------------------------------------------
+
+
+class Entity(StrEnum):
+    list_entry = "list_entry"
+    access_rule = "access_rule"
+    lane_policy = "lane_policy"
+
+
+class ListKind(StrEnum):
+    whitelist = "whitelist"
+    blacklist = "blacklist"
+
+
+class ListEntry(_Wire):
+    plate: str
+    kind: ListKind
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    note: str = ""
+
+
+class AccessRule(_Wire):
+    """Vehicles (one plate, or any vehicle when plate is empty) may pass these lanes at these times."""
+
+    name: str
+    plate: str = ""
+    lanes: list[str] = Field(default_factory=list, description="lane codes; empty = every lane")
+    weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7])
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+
+
+class LanePolicy(_Wire):
+    code: str
+    enabled: bool = True
+    default_action: DefaultAction
+    min_confidence: int = Field(ge=0, le=100)
+
+
+ENTITY_MODELS: dict[Entity, type[_Wire]] = {
+    Entity.list_entry: ListEntry,
+    Entity.access_rule: AccessRule,
+    Entity.lane_policy: LanePolicy,
+}
+
+
+class StateChange(_Wire):
+    """Entity `key` now holds `data`; data None means it was removed."""
+
+    entity: Entity
+    key: str
+    data: dict[str, Any] | None
+
+
+class SiteState(_Wire):
+    """Changes since the edge's revision, or (full=True) everything the site holds now."""
+
+    site: str
+    revision: int = Field(ge=0)
+    full: bool
+    changes: list[StateChange]
+
+
+class StateRequest(_Wire):
+    """The revision the edge holds per site; the cloud answers once any moves or wait expires."""
+
+    revisions: dict[str, int]
+    wait: float = Field(default=25.0, ge=0, le=MAX_WAIT_SECONDS)
+
+
+class StateResponse(_Wire):
+    sites: list[SiteState]
