@@ -1,2 +1,249 @@
-import sys; print("wayside CLI coming", file=sys.stderr)
-def main() -> None: ...
+"""The `wayside` command: runs the cloud, an edge, the simulators or the whole demo, and admin tasks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from protocols.settings import SettingsError, load_settings, read_toml
+from protocols.site import SiteDocument
+
+log = logging.getLogger("wayside")
+
+
+def load_site(path: Path) -> SiteDocument:
+    return load_settings(SiteDocument, read_toml(path), {}, str(path))
+
+
+async def _until_signalled(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _run_all(jobs: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]) -> None:
+    """Run the parts side by side until Ctrl-C (or one part fails), then stop them all cleanly."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(job(stop)) for job in jobs]
+    waiter = asyncio.create_task(_until_signalled(stop))
+    done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    for task in done:
+        if task is not waiter and task.exception() is not None:
+            log.error("stopping: %s", task.exception())
+    await asyncio.gather(*tasks, return_exceptions=True)
+    waiter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiter
+
+
+# --- cloud ------------------------------------------------------------------------------------
+
+
+def _cloud_settings(args: argparse.Namespace) -> Any:
+    from cloud.settings import load_cloud_settings  # noqa: PLC0415
+
+    return load_cloud_settings(Path(args.config), os.environ)
+
+
+async def _serve_cloud(settings: Any, stop: asyncio.Event) -> None:
+    from aiohttp import web  # noqa: PLC0415
+
+    from cloud.app import build_app  # noqa: PLC0415
+
+    runner = web.AppRunner(build_app(settings), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        log.info("cloud listening on http://%s:%d", settings.host, settings.port)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def cmd_cloud(args: argparse.Namespace) -> None:
+    settings = _cloud_settings(args)
+    asyncio.run(_run_all([lambda stop: _serve_cloud(settings, stop)]))
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> None:
+    from cloud.db import upgrade  # noqa: PLC0415
+
+    settings = _cloud_settings(args)
+    asyncio.run(upgrade(settings.database_url))
+    print(f"database is up to date: {settings.database_url}")
+
+
+def cmd_user_create(args: argparse.Namespace) -> None:
+    from cloud.demo import create_user  # noqa: PLC0415
+
+    settings = _cloud_settings(args)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
+    if len(password) < 8:
+        raise SystemExit("wayside: password must have at least 8 characters")
+    asyncio.run(
+        create_user(
+            settings.database_url,
+            tenant=args.tenant,
+            account=args.account,
+            name=args.name or args.account,
+            password=password,
+            admin=args.admin,
+        )
+    )
+    print(f"user {args.account} created in tenant {args.tenant}")
+
+
+# --- edge and simulators ----------------------------------------------------------------------
+
+
+def _edge_parts(args: argparse.Namespace) -> tuple[Any, SiteDocument]:
+    from edge.settings import load_edge_settings  # noqa: PLC0415
+
+    settings = load_edge_settings(Path(args.config), os.environ)
+    return settings, load_site(Path(settings.site_file))
+
+
+def cmd_edge(args: argparse.Namespace) -> None:
+    from edge.agent import run_edge  # noqa: PLC0415
+
+    settings, site = _edge_parts(args)
+    asyncio.run(_run_all([lambda stop: run_edge(settings, site, stop)]))
+
+
+def cmd_sim(args: argparse.Namespace) -> None:
+    from firmware_sim.site import run_site_simulators  # noqa: PLC0415
+
+    site = load_site(Path(args.site))
+    traffic = args.traffic if args.traffic > 0 else None
+    asyncio.run(
+        _run_all([lambda stop: run_site_simulators(site, args.edge_url, stop, traffic)])
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from cloud.db import upgrade  # noqa: PLC0415
+    from cloud.demo import DEMO_ACCOUNT, DEMO_PASSWORD, seed_demo  # noqa: PLC0415
+    from edge.agent import run_edge  # noqa: PLC0415
+    from edge.settings import load_edge_settings  # noqa: PLC0415
+    from firmware_sim.site import run_site_simulators  # noqa: PLC0415
+
+    cloud_settings = _cloud_settings(args)
+    edge_settings = load_edge_settings(Path(args.edge_config), os.environ)
+    site = load_site(Path(edge_settings.site_file))
+
+    async def prepare() -> None:
+        await upgrade(cloud_settings.database_url)
+        await seed_demo(cloud_settings.database_url, site, edge_settings.edge_id, edge_settings.edge_key)
+
+    asyncio.run(prepare())
+    edge_url = f"http://{edge_settings.host}:{edge_settings.port}"
+    banner = (
+        f"\n  Wayside demo is running.\n"
+        f"  Admin UI:  http://{cloud_settings.host}:{cloud_settings.port}/\n"
+        f"  Login:     {DEMO_ACCOUNT} / {DEMO_PASSWORD}\n"
+        f"  Edge:      {edge_url}/healthz\n"
+        f"  Stop with Ctrl-C.\n"
+    )
+
+    async def announce(stop: asyncio.Event) -> None:
+        await asyncio.sleep(1.0)
+        print(banner, flush=True)
+
+    asyncio.run(
+        _run_all(
+            [
+                lambda stop: _serve_cloud(cloud_settings, stop),
+                lambda stop: run_edge(edge_settings, site, stop),
+                lambda stop: run_site_simulators(site, edge_url, stop, args.traffic or None),
+                announce,
+            ]
+        )
+    )
+
+
+# --- the parser -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wayside",
+        description="Wayside: gates, parking, charging and properties, from the edge to the cloud.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def cloud_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config",
+            default="config/cloud.toml",
+            help="cloud settings file (default: %(default)s); WAYSIDE_* variables override it",
+        )
+
+    p = sub.add_parser("cloud", help="run the cloud: admin UI, JSON API, sync server")
+    cloud_config(p)
+    p.set_defaults(func=cmd_cloud)
+
+    p = sub.add_parser("edge", help="run an edge agent next to the devices")
+    p.add_argument("--config", default="config/edge.toml", help="edge settings (default: %(default)s)")
+    p.set_defaults(func=cmd_edge)
+
+    p = sub.add_parser("sim", help="run the device simulators of a site document")
+    p.add_argument("--site", default="config/demo-site.toml", help="site document (default: %(default)s)")
+    p.add_argument("--edge-url", default="http://127.0.0.1:8081", help="where cameras push plates")
+    p.add_argument("--traffic", type=float, default=5.0, help="seconds between simulated cars (0: none)")
+    p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser("demo", help="run cloud, edge and simulators of the demo site together")
+    cloud_config(p)
+    p.add_argument("--edge-config", default="config/edge.toml", help="edge settings (default: %(default)s)")
+    p.add_argument("--traffic", type=float, default=4.0, help="seconds between simulated cars (0: none)")
+    p.set_defaults(func=cmd_demo)
+
+    db = sub.add_parser("db", help="database tasks").add_subparsers(dest="db_command", required=True)
+    p = db.add_parser("upgrade", help="apply the checked-in schema migrations")
+    cloud_config(p)
+    p.set_defaults(func=cmd_db_upgrade)
+
+    user = sub.add_parser("user", help="user tasks").add_subparsers(dest="user_command", required=True)
+    p = user.add_parser("create", help="create a user (and its tenant if new); asks for the password")
+    cloud_config(p)
+    p.add_argument("--tenant", required=True, help="tenant code, e.g. demo")
+    p.add_argument("--account", required=True, help="login account")
+    p.add_argument("--name", default="", help="display name")
+    p.add_argument("--admin", action="store_true", help="tenant administrator (every permission)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.set_defaults(func=cmd_user_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler: Callable[[argparse.Namespace], None] = args.func
+    try:
+        handler(args)
+    except SettingsError as exc:
+        print(f"wayside: bad setting: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
+
+

@@ -136,6 +136,8 @@ class SyncEvent(Model):
     site = fields.CharField(max_length=48)
     occurred_at = fields.DatetimeField()
     payload = fields.JSONField()
+    # Set when the payload was refused (unknown type, bad fields, foreign site): kept, not applied.
+    error = fields.TextField(default="")
     received_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,160 @@
+"""Demo data and admin tasks run from the command line: the demo tenant, its site and edge, users."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from tortoise.transactions import in_transaction
+
+from cloud.access.models import AccessRule, ListEntry
+from cloud.db import close_db, open_db
+from cloud.org.models import Tenant, User
+from cloud.passwords import hash_password
+from cloud.sites.models import Device, DeviceKind, Edge, Gate, Lane, Site
+from cloud.state import publish
+from cloud.sync import key_hash
+from protocols import sync as wire
+from protocols.site import SiteDocument, default_action_for
+
+DEMO_ACCOUNT = "admin"
+DEMO_PASSWORD = "wayside-demo"
+
+
+async def create_user(
+    database_url: str, *, tenant: str, account: str, name: str, password: str, admin: bool
+) -> None:
+    await open_db(database_url)
+    try:
+        owner, _ = await Tenant.get_or_create(code=tenant, defaults={"name": tenant})
+        await User.create(
+            tenant=owner,
+            account=account,
+            name=name,
+            password_hash=hash_password(password),
+            is_admin=admin,
+        )
+    finally:
+        await close_db()
+
+
+async def seed_demo(database_url: str, document: SiteDocument, edge_code: str, edge_key: str) -> None:
+    """Create the demo tenant once; later runs only make sure the edge key still matches."""
+    await open_db(database_url)
+    try:
+        tenant = await Tenant.filter(code=document.tenant).first()
+        if tenant is None:
+            await _create(document, edge_code, edge_key)
+        else:
+            await Edge.filter(code=edge_code).update(key_hash=key_hash(edge_key))
+    finally:
+        await close_db()
+
+
+async def _create(document: SiteDocument, edge_code: str, edge_key: str) -> None:
+    async with in_transaction():
+        tenant = await Tenant.create(code=document.tenant, name="示范学校与停车场")
+        await User.create(
+            tenant=tenant,
+            account=DEMO_ACCOUNT,
+            name="演示管理员",
+            password_hash=hash_password(DEMO_PASSWORD),
+            is_admin=True,
+        )
+        edge = await Edge.create(
+            tenant=tenant, code=edge_code, name="演示边缘代理", key_hash=key_hash(edge_key)
+        )
+        for config in document.sites:
+            site = await Site.create(
+                tenant=tenant,
+                code=config.code,
+                name=config.name,
+                kind=config.kind,
+                capacity=config.capacity,
+            )
+            await edge.sites.add(site)
+            for gate_config in config.gates:
+                gate = await Gate.create(
+                    tenant=tenant, site=site, code=gate_config.code, name=gate_config.name
+                )
+                for lane_config in gate_config.lanes:
+                    lane = await Lane.create(
+                        tenant=tenant,
+                        site=site,
+                        gate=gate,
+                        code=lane_config.code,
+                        name=lane_config.name,
+                        direction=lane_config.direction,
+                        wiring=lane_config.wiring,
+                        default_action=default_action_for(config.kind),
+                        min_confidence=lane_config.camera.min_confidence,
+                    )
+                    await _devices(tenant, site, lane, lane_config)
+                    await publish(
+                        site.id,
+                        wire.Entity.lane_policy,
+                        lane.code,
+                        wire.LanePolicy(
+                            code=lane.code,
+                            enabled=True,
+                            default_action=lane.default_action,
+                            min_confidence=lane.min_confidence,
+                        ),
+                    )
+            await _lists(tenant, site)
+
+
+async def _devices(tenant: Tenant, site: Site, lane: Lane, config: object) -> None:
+    from protocols.site import LaneConfig  # noqa: PLC0415
+
+    assert isinstance(config, LaneConfig)
+    await Device.create(
+        tenant=tenant,
+        site=site,
+        lane=lane,
+        kind=DeviceKind.anpr_camera,
+        name=f"{lane.name}相机",
+        vendor=config.camera.vendor,
+        serial=config.camera.serial,
+    )
+    for kind, endpoint, label in (
+        (DeviceKind.barrier, config.barrier, "道闸"),
+        (DeviceKind.display, config.display, "显示屏"),
+    ):
+        if endpoint is not None:
+            await Device.create(
+                tenant=tenant,
+                site=site,
+                lane=lane,
+                kind=kind,
+                name=f"{lane.name}{label}",
+                vendor="modbus",
+                address=f"{endpoint.host}:{endpoint.port}/{endpoint.unit}",
+            )
+
+
+async def _lists(tenant: Tenant, site: Site) -> None:
+    entries = [("京A12345", wire.ListKind.whitelist, "校长座驾"), ("沪B99999", wire.ListKind.blacklist, "多次违规")]
+    for plate, kind, note in entries:
+        await ListEntry.create(tenant=tenant, site=site, plate=plate, kind=kind, note=note)
+        await publish(
+            site.id,
+            wire.Entity.list_entry,
+            f"{kind.value}:{plate}",
+            wire.ListEntry(plate=plate, kind=kind, note=note),
+        )
+    rule = await AccessRule.create(
+        tenant=tenant,
+        site=site,
+        name="送货车辆 工作日上午",
+        plate="粤B12345",
+        lanes=[],
+        weekdays=[1, 2, 3, 4, 5],
+        start_time=time(7, 0),
+        end_time=time(11, 0),
+    )
+    await publish(
+        site.id,
+        wire.Entity.access_rule,
+        str(rule.id),
+        wire.AccessRule(name=rule.name, plate=rule.plate, weekdays=rule.weekdays, start=time(7, 0), end=time(11, 0)),
+    )

@@ -1,0 +1,7 @@
+"""JSON routes of the sites domain under /api/v1."""
+
+from __future__ import annotations
+
+from cloud.api import ApiRoute
+
+ROUTES: list[ApiRoute] = []
