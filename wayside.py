@@ -51,15 +51,15 @@ async def _run_all(jobs: list[Callable[[asyncio.Event], Coroutine[Any, Any, None
 
 
 def _cloud_settings(args: argparse.Namespace) -> Any:
-    from cloud.settings import load_cloud_settings  # noqa: PLC0415
+    from cloud.settings import load_cloud_settings
 
     return load_cloud_settings(Path(args.config), os.environ)
 
 
 async def _serve_cloud(settings: Any, stop: asyncio.Event) -> None:
-    from aiohttp import web  # noqa: PLC0415
+    from aiohttp import web
 
-    from cloud.app import build_app  # noqa: PLC0415
+    from cloud.app import build_app
 
     runner = web.AppRunner(build_app(settings), access_log=None)
     await runner.setup()
@@ -77,7 +77,7 @@ def cmd_cloud(args: argparse.Namespace) -> None:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> None:
-    from cloud.db import upgrade  # noqa: PLC0415
+    from cloud.db import upgrade
 
     settings = _cloud_settings(args)
     asyncio.run(upgrade(settings.database_url))
@@ -85,7 +85,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
 
 
 def cmd_user_create(args: argparse.Namespace) -> None:
-    from cloud.demo import create_user  # noqa: PLC0415
+    from cloud.demo import create_user
 
     settings = _cloud_settings(args)
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
@@ -108,35 +108,34 @@ def cmd_user_create(args: argparse.Namespace) -> None:
 
 
 def _edge_parts(args: argparse.Namespace) -> tuple[Any, SiteDocument]:
-    from edge.settings import load_edge_settings  # noqa: PLC0415
+    from edge.settings import load_edge_settings
 
     settings = load_edge_settings(Path(args.config), os.environ)
     return settings, load_site(Path(settings.site_file))
 
 
 def cmd_edge(args: argparse.Namespace) -> None:
-    from edge.agent import run_edge  # noqa: PLC0415
+    from edge.agent import run_edge
 
     settings, site = _edge_parts(args)
     asyncio.run(_run_all([lambda stop: run_edge(settings, site, stop)]))
 
 
 def cmd_sim(args: argparse.Namespace) -> None:
-    from firmware_sim.site import run_site_simulators  # noqa: PLC0415
+    from firmware_sim.site import run_site_simulators
 
     site = load_site(Path(args.site))
     traffic = args.traffic if args.traffic > 0 else None
-    asyncio.run(
-        _run_all([lambda stop: run_site_simulators(site, args.edge_url, stop, traffic)])
-    )
+    asyncio.run(_run_all([lambda stop: run_site_simulators(site, args.edge_url, stop, traffic)]))
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from cloud.db import upgrade  # noqa: PLC0415
-    from cloud.demo import DEMO_ACCOUNT, DEMO_PASSWORD, seed_demo  # noqa: PLC0415
-    from edge.agent import run_edge  # noqa: PLC0415
-    from edge.settings import load_edge_settings  # noqa: PLC0415
-    from firmware_sim.site import run_site_simulators  # noqa: PLC0415
+    from edge.agent import run_edge
+    from firmware_sim.site import run_site_simulators
+
+    from cloud.db import upgrade
+    from cloud.demo import DEMO_ACCOUNT, DEMO_PASSWORD, seed_demo
+    from edge.settings import load_edge_settings
 
     cloud_settings = _cloud_settings(args)
     edge_settings = load_edge_settings(Path(args.edge_config), os.environ)
@@ -144,7 +143,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     async def prepare() -> None:
         await upgrade(cloud_settings.database_url)
-        await seed_demo(cloud_settings.database_url, site, edge_settings.edge_id, edge_settings.edge_key)
+        await seed_demo(
+            cloud_settings.database_url, site, edge_settings.edge_id, edge_settings.edge_key
+        )
 
     asyncio.run(prepare())
     edge_url = f"http://{edge_settings.host}:{edge_settings.port}"
@@ -195,28 +196,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_cloud)
 
     p = sub.add_parser("edge", help="run an edge agent next to the devices")
-    p.add_argument("--config", default="config/edge.toml", help="edge settings (default: %(default)s)")
+    p.add_argument(
+        "--config", default="config/edge.toml", help="edge settings (default: %(default)s)"
+    )
     p.set_defaults(func=cmd_edge)
 
     p = sub.add_parser("sim", help="run the device simulators of a site document")
-    p.add_argument("--site", default="config/demo-site.toml", help="site document (default: %(default)s)")
+    p.add_argument(
+        "--site", default="config/demo-site.toml", help="site document (default: %(default)s)"
+    )
     p.add_argument("--edge-url", default="http://127.0.0.1:8081", help="where cameras push plates")
-    p.add_argument("--traffic", type=float, default=5.0, help="seconds between simulated cars (0: none)")
+    p.add_argument(
+        "--traffic", type=float, default=5.0, help="seconds between simulated cars (0: none)"
+    )
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("demo", help="run cloud, edge and simulators of the demo site together")
     cloud_config(p)
-    p.add_argument("--edge-config", default="config/edge.toml", help="edge settings (default: %(default)s)")
-    p.add_argument("--traffic", type=float, default=4.0, help="seconds between simulated cars (0: none)")
+    p.add_argument(
+        "--edge-config", default="config/edge.toml", help="edge settings (default: %(default)s)"
+    )
+    p.add_argument(
+        "--traffic", type=float, default=4.0, help="seconds between simulated cars (0: none)"
+    )
     p.set_defaults(func=cmd_demo)
 
-    db = sub.add_parser("db", help="database tasks").add_subparsers(dest="db_command", required=True)
+    db = sub.add_parser("db", help="database tasks").add_subparsers(
+        dest="db_command", required=True
+    )
     p = db.add_parser("upgrade", help="apply the checked-in schema migrations")
     cloud_config(p)
     p.set_defaults(func=cmd_db_upgrade)
 
-    user = sub.add_parser("user", help="user tasks").add_subparsers(dest="user_command", required=True)
-    p = user.add_parser("create", help="create a user (and its tenant if new); asks for the password")
+    user = sub.add_parser("user", help="user tasks").add_subparsers(
+        dest="user_command", required=True
+    )
+    p = user.add_parser(
+        "create", help="create a user (and its tenant if new); asks for the password"
+    )
     cloud_config(p)
     p.add_argument("--tenant", required=True, help="tenant code, e.g. demo")
     p.add_argument("--account", required=True, help="login account")
@@ -245,5 +262,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-
-

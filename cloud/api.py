@@ -125,9 +125,7 @@ def mount(app: web.Application, routes: list[ApiRoute]) -> None:
         registered.append(route)
 
 
-def _schema_ref(
-    model: Any, components: dict[str, Any], mode: str = "validation"
-) -> dict[str, Any]:
+def _schema_ref(model: Any, components: dict[str, Any], mode: str = "validation") -> dict[str, Any]:
     adapter = TypeAdapter(model)
     schema = adapter.json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
     for name, definition in schema.pop("$defs", {}).items():
@@ -178,7 +176,7 @@ def openapi_document(routes: list[ApiRoute]) -> dict[str, Any]:
                         "name": name,
                         "in": "query",
                         "required": info.is_required(),
-                        "schema": TypeAdapter(info.annotation).json_schema(),
+                        "schema": TypeAdapter(info.annotation or str).json_schema(),
                         "description": info.description or "",
                     }
                 )

@@ -9,6 +9,7 @@ from aiohttp import web
 from cloud import api as api_plumbing
 from cloud import sync, ui
 from cloud.access import api as access_api
+from cloud.access import ingest as access_ingest
 from cloud.access import pages as access_pages
 from cloud.auth import SETTINGS_KEY, auth_middleware
 from cloud.db import close_db, open_db
@@ -41,6 +42,7 @@ def build_app(settings: CloudSettings, *, manage_db: bool = True) -> web.Applica
     app.router.add_get("/healthz", healthz)
     ui.setup(app)
     sync.setup(app)
+    access_ingest.setup()
     for module in (org_api, sites_api, access_api):
         api_plumbing.mount(app, module.ROUTES)
     api_plumbing.setup_openapi(app)

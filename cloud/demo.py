@@ -14,7 +14,7 @@ from cloud.sites.models import Device, DeviceKind, Edge, Gate, Lane, Site
 from cloud.state import publish
 from cloud.sync import key_hash
 from protocols import sync as wire
-from protocols.site import SiteDocument, default_action_for
+from protocols.site import LaneConfig, SiteDocument, default_action_for
 
 DEMO_ACCOUNT = "admin"
 DEMO_PASSWORD = "wayside-demo"
@@ -37,7 +37,9 @@ async def create_user(
         await close_db()
 
 
-async def seed_demo(database_url: str, document: SiteDocument, edge_code: str, edge_key: str) -> None:
+async def seed_demo(
+    database_url: str, document: SiteDocument, edge_code: str, edge_key: str
+) -> None:
     """Create the demo tenant once; later runs only make sure the edge key still matches."""
     await open_db(database_url)
     try:
@@ -103,10 +105,7 @@ async def _create(document: SiteDocument, edge_code: str, edge_key: str) -> None
             await _lists(tenant, site)
 
 
-async def _devices(tenant: Tenant, site: Site, lane: Lane, config: object) -> None:
-    from protocols.site import LaneConfig  # noqa: PLC0415
-
-    assert isinstance(config, LaneConfig)
+async def _devices(tenant: Tenant, site: Site, lane: Lane, config: LaneConfig) -> None:
     await Device.create(
         tenant=tenant,
         site=site,
@@ -133,7 +132,10 @@ async def _devices(tenant: Tenant, site: Site, lane: Lane, config: object) -> No
 
 
 async def _lists(tenant: Tenant, site: Site) -> None:
-    entries = [("京A12345", wire.ListKind.whitelist, "校长座驾"), ("沪B99999", wire.ListKind.blacklist, "多次违规")]
+    entries = [
+        ("京A12345", wire.ListKind.whitelist, "校长座驾"),
+        ("沪B99999", wire.ListKind.blacklist, "多次违规"),
+    ]
     for plate, kind, note in entries:
         await ListEntry.create(tenant=tenant, site=site, plate=plate, kind=kind, note=note)
         await publish(
@@ -156,5 +158,11 @@ async def _lists(tenant: Tenant, site: Site) -> None:
         site.id,
         wire.Entity.access_rule,
         str(rule.id),
-        wire.AccessRule(name=rule.name, plate=rule.plate, weekdays=rule.weekdays, start=time(7, 0), end=time(11, 0)),
+        wire.AccessRule(
+            name=rule.name,
+            plate=rule.plate,
+            weekdays=rule.weekdays,
+            start=time(7, 0),
+            end=time(11, 0),
+        ),
     )

@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from tortoise.expressions import F
 
 from cloud.sites.models import Site, StateChange
-from protocols.sync import Entity, SiteState, StateChange as WireChange
+from protocols.sync import Entity, SiteState
+from protocols.sync import StateChange as WireChange
 
 # Wakes long-polls in this process at once; other workers notice on their next poll.
 # One condition per event loop: asyncio primitives belong to the loop that first awaits them.
@@ -39,26 +40,33 @@ async def publish(site_id: int, entity: Entity, key: str, data: BaseModel | None
     await StateChange.create(
         site_id=site_id, revision=site.revision, entity=entity.value, key=key, data=payload
     )
-    asyncio.get_running_loop().call_soon(_wake)
+    _wake_soon()
     return int(site.revision)
 
 
-def _wake() -> None:
-    asyncio.ensure_future(_notify_all())
+_wakers: set[asyncio.Task[None]] = set()
+
+
+def _wake_soon() -> None:
+    task = asyncio.get_running_loop().create_task(_notify_all())
+    _wakers.add(task)  # held until done, so the task is not garbage-collected mid-flight
+    task.add_done_callback(_wakers.discard)
 
 
 async def _notify_all() -> None:
+    # Let the publishing transaction commit first, so woken pollers see the new revision.
+    await asyncio.sleep(0.05)
     condition = _condition()
     async with condition:
         condition.notify_all()
 
 
-async def wait_for_publication(timeout: float) -> None:
-    """Return when anything is published in this process, or after timeout."""
+async def wait_for_publication(seconds: float) -> None:
+    """Return when anything is published in this process, or after `seconds`."""
     try:
         condition = _condition()
         async with condition:
-            await asyncio.wait_for(condition.wait(), timeout)
+            await asyncio.wait_for(condition.wait(), seconds)
     except TimeoutError:
         pass
 
@@ -67,7 +75,9 @@ async def site_state(site: Site, since: int) -> SiteState:
     """Changes after `since`, collapsed to the latest per entity key; a full snapshot when since is 0
     or older than the log still holds."""
     oldest = await StateChange.filter(site_id=site.id).order_by("revision").first()
-    full = since <= 0 or since > site.revision or (oldest is not None and since < oldest.revision - 1)
+    full = (
+        since <= 0 or since > site.revision or (oldest is not None and since < oldest.revision - 1)
+    )
     query = StateChange.filter(site_id=site.id)
     if not full:
         query = query.filter(revision__gt=since)

@@ -159,8 +159,7 @@ async def pull_state(request: web.Request) -> web.Response:
     deadline = time.monotonic() + ask.wait
     while True:
         current = {
-            site.code: site
-            for site in await Site.filter(id__in=[s.id for s in sites.values()])
+            site.code: site for site in await Site.filter(id__in=[s.id for s in sites.values()])
         }
         moved = [
             site for code, site in current.items() if site.revision != ask.revisions.get(code, -1)

@@ -37,4 +37,5 @@ async def record_access(edge: Edge, sites: dict[str, Site], items: list[sync.Acc
     await AccessRecord.bulk_create(records)
 
 
-sync.register("access.decided", record_access)
+def setup() -> None:
+    sync.register("access.decided", record_access)

@@ -20,9 +20,11 @@ class ListEntry(Model):
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
     )
+    tenant_id: int
     site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
         "wayside.Site", related_name=False, on_delete=fields.CASCADE
     )
+    site_id: int
     plate = fields.CharField(max_length=16)
     kind = fields.CharEnumField(ListKind, max_length=16)
     valid_from = fields.DatetimeField(null=True)
@@ -43,13 +45,15 @@ class AccessRule(Model):
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
     )
+    tenant_id: int
     site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
         "wayside.Site", related_name=False, on_delete=fields.CASCADE
     )
+    site_id: int
     name = fields.CharField(max_length=64)
     plate = fields.CharField(max_length=16, default="")
-    lanes = fields.JSONField(default=list)
-    weekdays = fields.JSONField(default=list)
+    lanes: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    weekdays: fields.JSONField[list[int]] = fields.JSONField(default=list)
     start_time = fields.TimeField()
     end_time = fields.TimeField()
     valid_from = fields.DatetimeField(null=True)
@@ -67,12 +71,15 @@ class AccessRecord(Model):
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
     )
+    tenant_id: int
     site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
         "wayside.Site", related_name=False, on_delete=fields.CASCADE
     )
+    site_id: int
     edge: fields.ForeignKeyNullableRelation[Edge] = fields.ForeignKeyField(
         "wayside.Edge", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    edge_id: int | None
     event_uuid = fields.UUIDField(unique=True)
     gate = fields.CharField(max_length=48)
     lane = fields.CharField(max_length=48)

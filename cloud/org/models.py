@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -32,10 +33,12 @@ class Department(Model):
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
     )
+    tenant_id: int
     name = fields.CharField(max_length=64)
     parent: fields.ForeignKeyNullableRelation[Department] = fields.ForeignKeyField(
         "wayside.Department", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    parent_id: int | None
     sort = fields.IntField(default=0)
     enabled = fields.BooleanField(default=True)
 
@@ -49,6 +52,7 @@ class Position(Model):
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
     )
+    tenant_id: int
     name = fields.CharField(max_length=64)
     enabled = fields.BooleanField(default=True)
 
@@ -62,8 +66,9 @@ class Role(Model):
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
     )
+    tenant_id: int
     name = fields.CharField(max_length=64)
-    permissions = fields.JSONField(default=list)
+    permissions: fields.JSONField[list[str]] = fields.JSONField(default=list)
     enabled = fields.BooleanField(default=True)
 
     class Meta:
@@ -76,6 +81,7 @@ class User(Model):
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
     )
+    tenant_id: int
     account = fields.CharField(max_length=64, unique=True)
     phone = fields.CharField(max_length=20, null=True, unique=True)
     name = fields.CharField(max_length=64)
@@ -83,12 +89,15 @@ class User(Model):
     department: fields.ForeignKeyNullableRelation[Department] = fields.ForeignKeyField(
         "wayside.Department", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    department_id: int | None
     position: fields.ForeignKeyNullableRelation[Position] = fields.ForeignKeyField(
         "wayside.Position", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    position_id: int | None
     role: fields.ForeignKeyNullableRelation[Role] = fields.ForeignKeyField(
         "wayside.Role", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    role_id: int | None
     # A tenant administrator holds every permission of the tenant, whatever the role says.
     is_admin = fields.BooleanField(default=False)
     enabled = fields.BooleanField(default=True)
@@ -108,6 +117,7 @@ class Session(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "wayside.User", related_name=False, on_delete=fields.CASCADE
     )
+    user_id: int
     csrf_token = fields.CharField(max_length=64)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
@@ -132,13 +142,15 @@ class AuditLog(Model):
     tenant: fields.ForeignKeyNullableRelation[Tenant] = fields.ForeignKeyField(
         "wayside.Tenant", related_name=False, null=True, on_delete=fields.CASCADE
     )
+    tenant_id: int | None
     user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "wayside.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    user_id: int | None
     action = fields.CharField(max_length=32)
     entity = fields.CharField(max_length=32)
     entity_id = fields.CharField(max_length=64, default="")
-    detail = fields.JSONField(default=dict)
+    detail: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:

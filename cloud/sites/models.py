@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -22,6 +23,7 @@ class Site(Model):
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
     )
+    tenant_id: int
     code = fields.CharField(max_length=48)
     name = fields.CharField(max_length=64)
     kind = fields.CharEnumField(SiteKind, max_length=32)
@@ -41,9 +43,11 @@ class Gate(Model):
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
     )
+    tenant_id: int
     site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
         "wayside.Site", related_name=False, on_delete=fields.CASCADE
     )
+    site_id: int
     code = fields.CharField(max_length=48)
     name = fields.CharField(max_length=64)
     enabled = fields.BooleanField(default=True)
@@ -58,12 +62,15 @@ class Lane(Model):
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
     )
+    tenant_id: int
     site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
         "wayside.Site", related_name=False, on_delete=fields.CASCADE
     )
+    site_id: int
     gate: fields.ForeignKeyRelation[Gate] = fields.ForeignKeyField(
         "wayside.Gate", related_name=False, on_delete=fields.CASCADE
     )
+    gate_id: int
     code = fields.CharField(max_length=48)
     name = fields.CharField(max_length=64)
     direction = fields.CharEnumField(Direction, max_length=8)
@@ -82,12 +89,15 @@ class Device(Model):
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
     )
+    tenant_id: int
     site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
         "wayside.Site", related_name=False, on_delete=fields.CASCADE
     )
+    site_id: int
     lane: fields.ForeignKeyNullableRelation[Lane] = fields.ForeignKeyField(
         "wayside.Lane", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    lane_id: int | None
     kind = fields.CharEnumField(DeviceKind, max_length=16)
     name = fields.CharField(max_length=64)
     vendor = fields.CharField(max_length=32, default="")
@@ -106,6 +116,7 @@ class Edge(Model):
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
         "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
     )
+    tenant_id: int
     code = fields.CharField(max_length=64, unique=True)
     name = fields.CharField(max_length=64)
     sites: fields.ManyToManyRelation[Site] = fields.ManyToManyField(
@@ -115,7 +126,7 @@ class Edge(Model):
     enabled = fields.BooleanField(default=True)
     # Highest seq held contiguously from 1: the ack the edge gets back.
     acked_seq = fields.BigIntField(default=0)
-    applied_revisions = fields.JSONField(default=dict)
+    applied_revisions: fields.JSONField[dict[str, int]] = fields.JSONField(default=dict)
     last_seen_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -130,12 +141,13 @@ class SyncEvent(Model):
     edge: fields.ForeignKeyRelation[Edge] = fields.ForeignKeyField(
         "wayside.Edge", related_name=False, on_delete=fields.CASCADE
     )
+    edge_id: int
     seq = fields.BigIntField()
     uuid = fields.UUIDField(unique=True)
     type = fields.CharField(max_length=64)
     site = fields.CharField(max_length=48)
     occurred_at = fields.DatetimeField()
-    payload = fields.JSONField()
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField()
     # Set when the payload was refused (unknown type, bad fields, foreign site): kept, not applied.
     error = fields.TextField(default="")
     received_at = fields.DatetimeField(auto_now_add=True)
@@ -152,10 +164,11 @@ class StateChange(Model):
     site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
         "wayside.Site", related_name=False, on_delete=fields.CASCADE
     )
+    site_id: int
     revision = fields.BigIntField()
     entity = fields.CharField(max_length=32)
     key = fields.CharField(max_length=64)
-    data = fields.JSONField(null=True)
+    data: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
 
     class Meta:
         table = "sync_state_change"
