@@ -141,12 +141,11 @@ async def principal_for(token: str, settings: CloudSettings) -> Principal | None
     )
 
 
-PRINCIPAL = "wayside.principal"
+PRINCIPAL = web.RequestKey[Principal | None]("principal")
 
 
 def current(request: web.Request) -> Principal | None:
-    principal: Principal | None = request.get(PRINCIPAL)
-    return principal
+    return request.get(PRINCIPAL)
 
 
 def set_session_cookie(response: web.StreamResponse, token: str, settings: CloudSettings) -> None:

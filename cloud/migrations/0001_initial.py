@@ -124,7 +124,7 @@ class Migration(migrations.Migration):
                 ('last_seen_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'sites_edge', 'app': 'wayside', 'pk_attr': 'id', 'table_description': 'An edge agent; it pushes events and pulls state for the sites it serves.'},
+            options={'table': 'sites_edge', 'app': 'wayside', 'pk_attr': 'id', 'table_description': 'An edge agent that pushes events and pulls state for the sites it serves.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -225,7 +225,7 @@ class Migration(migrations.Migration):
                 ('key', fields.CharField(max_length=64)),
                 ('data', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
             ],
-            options={'table': 'sync_state_change', 'app': 'wayside', 'unique_together': (('site', 'revision'),), 'pk_attr': 'id', 'table_description': 'The per-site state log edges pull: entity `key` holds `data` (None: removed) from `revision`.'},
+            options={'table': 'sync_state_change', 'app': 'wayside', 'unique_together': (('site', 'revision'),), 'pk_attr': 'id', 'table_description': 'The per-site state log edges pull: entity `key` holds `data` (None means removed) from `revision`.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -239,6 +239,7 @@ class Migration(migrations.Migration):
                 ('site', fields.CharField(max_length=48)),
                 ('occurred_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('payload', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('error', fields.TextField(default='', unique=False)),
                 ('received_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'sync_event', 'app': 'wayside', 'unique_together': (('edge', 'seq'),), 'pk_attr': 'id', 'table_description': 'Every event an edge delivered, once: (edge, seq) and uuid are both unique.'},
@@ -290,7 +291,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'org_session', 'app': 'wayside', 'pk_attr': 'id', 'table_description': 'A signed-in browser; the cookie holds a random token, the table only its hash.'},
+            options={'table': 'org_session', 'app': 'wayside', 'pk_attr': 'id', 'table_description': 'A signed-in browser: the cookie holds a random token, the table only its hash.'},
             bases=['Model'],
         ),
     ]

@@ -110,7 +110,7 @@ class User(Model):
 
 
 class Session(Model):
-    """A signed-in browser; the cookie holds a random token, the table only its hash."""
+    """A signed-in browser: the cookie holds a random token, the table only its hash."""
 
     id = fields.IntField(primary_key=True)
     token_hash = fields.CharField(max_length=64, unique=True)

@@ -110,7 +110,7 @@ class Device(Model):
 
 
 class Edge(Model):
-    """An edge agent; it pushes events and pulls state for the sites it serves."""
+    """An edge agent that pushes events and pulls state for the sites it serves."""
 
     id = fields.IntField(primary_key=True)
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
@@ -158,7 +158,7 @@ class SyncEvent(Model):
 
 
 class StateChange(Model):
-    """The per-site state log edges pull: entity `key` holds `data` (None: removed) from `revision`."""
+    """The per-site state log edges pull: entity `key` holds `data` (None means removed) from `revision`."""
 
     id = fields.BigIntField(primary_key=True)
     site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(

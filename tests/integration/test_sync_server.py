@@ -1,0 +1,207 @@
+"""The cloud's sync server: batches stored once and in order, gaps refused, state served by revision."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from tortoise.transactions import in_transaction
+
+from cloud.access.models import AccessRecord
+from cloud.org.models import Tenant
+from cloud.sites.models import Edge, Site, SyncEvent
+from cloud.state import publish
+from cloud.sync import key_hash
+from protocols import sync as wire
+from protocols.site import DefaultAction, SiteKind
+
+Client = TestClient[web.Request, web.Application]
+KEY = "edge-secret-key"
+
+
+async def make_edge(code: str = "edge-1", site_code: str = "campus") -> tuple[Edge, Site]:
+    tenant = await Tenant.create(code=f"t-{code}", name="租户")
+    site = await Site.create(tenant=tenant, code=site_code, name="校区", kind=SiteKind.campus)
+    edge = await Edge.create(tenant=tenant, code=code, name="边缘", key_hash=key_hash(KEY))
+    await edge.sites.add(site)
+    return edge, site
+
+
+def headers(edge: str = "edge-1", key: str = KEY) -> dict[str, str]:
+    return {wire.EDGE_HEADER: edge, "Authorization": f"Bearer {key}"}
+
+
+def access_event(seq: int, site: str = "campus", plate: str = "京A12345") -> dict[str, Any]:
+    now = datetime.now(UTC).isoformat()
+    return {
+        "seq": seq,
+        "uuid": str(uuid.uuid4()),
+        "type": "access.decided",
+        "site": site,
+        "occurred_at": now,
+        "payload": {
+            "site": site,
+            "gate": "north-gate",
+            "lane": "north-in",
+            "direction": "entry",
+            "plate": plate,
+            "plate_color": "blue",
+            "confidence": 95,
+            "verdict": "open",
+            "reason": "whitelist",
+            "read_at": now,
+        },
+    }
+
+
+async def push(cloud: Client, events: list[dict[str, Any]], **kw: str) -> tuple[int, Any]:
+    resp = await cloud.post(wire.EVENTS_PATH, json={"events": events}, headers=headers(**kw))
+    return resp.status, await resp.json()
+
+
+async def test_a_batch_is_stored_once_even_when_sent_again(cloud: Client) -> None:
+    await make_edge()
+    batch = [access_event(seq) for seq in range(1, 6)]
+    assert await push(cloud, batch) == (200, {"acked_seq": 5})
+    assert await push(cloud, batch) == (200, {"acked_seq": 5})
+    assert await SyncEvent.all().count() == 5
+    assert await AccessRecord.all().count() == 5
+    assert [r.seq for r in await SyncEvent.all().order_by("seq")] == [1, 2, 3, 4, 5]
+
+
+async def test_an_overlapping_batch_adds_only_what_is_new(cloud: Client) -> None:
+    await make_edge()
+    events = [access_event(seq) for seq in range(1, 9)]
+    assert (await push(cloud, events[:5]))[1] == {"acked_seq": 5}
+    assert (await push(cloud, events[2:]))[1] == {"acked_seq": 8}
+    assert await AccessRecord.all().count() == 8
+
+
+async def test_a_gap_is_refused_with_the_seq_expected(cloud: Client) -> None:
+    await make_edge()
+    await push(cloud, [access_event(1)])
+    status, body = await push(cloud, [access_event(3), access_event(4)])
+    assert status == 409
+    assert body == {"error": "gap", "expected_seq": 2}
+    assert await SyncEvent.all().count() == 1
+
+
+async def test_a_batch_that_is_not_contiguous_is_refused_naming_the_field(cloud: Client) -> None:
+    await make_edge()
+    status, body = await push(cloud, [access_event(1), access_event(3)])
+    assert status == 422
+    assert body["error"] == "invalid"
+    assert "follows" in body["message"]
+    assert await SyncEvent.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("edge_code", "key", "why"),
+    [("edge-1", "wrong", "wrong key"), ("nobody", KEY, "unknown edge"), ("", KEY, "missing")],
+)
+async def test_strangers_are_refused(cloud: Client, edge_code: str, key: str, why: str) -> None:
+    await make_edge()
+    status, body = await push(cloud, [access_event(1)], edge=edge_code, key=key)
+    assert status == 401
+    assert why in body["message"]
+    assert await SyncEvent.all().count() == 0
+
+
+async def test_a_disabled_edge_is_refused(cloud: Client) -> None:
+    edge, _ = await make_edge()
+    edge.enabled = False
+    await edge.save()
+    status, _ = await push(cloud, [access_event(1)])
+    assert status == 401
+
+
+async def test_an_event_for_another_site_is_kept_but_not_applied(cloud: Client) -> None:
+    await make_edge()
+    status, body = await push(cloud, [access_event(1, site="someone-elses")])
+    assert (status, body) == (200, {"acked_seq": 1})
+    stored = await SyncEvent.get(seq=1)
+    assert "not served by this edge" in stored.error
+    assert await AccessRecord.all().count() == 0
+
+
+async def _publish_lane(site: Site, code: str, enabled: bool) -> None:
+    async with in_transaction():
+        await publish(
+            site.id,
+            wire.Entity.lane_policy,
+            code,
+            wire.LanePolicy(
+                code=code, enabled=enabled, default_action=DefaultAction.deny, min_confidence=80
+            ),
+        )
+
+
+async def pull(cloud: Client, revisions: dict[str, int], wait: float = 0) -> tuple[int, Any]:
+    resp = await cloud.post(
+        wire.STATE_PATH, json={"revisions": revisions, "wait": wait}, headers=headers()
+    )
+    return resp.status, await resp.json()
+
+
+async def test_a_new_edge_gets_a_full_snapshot_then_only_deltas(cloud: Client) -> None:
+    _, site = await make_edge()
+    await _publish_lane(site, "north-in", True)
+    await _publish_lane(site, "north-out", True)
+    await _publish_lane(site, "north-in", False)
+    status, body = await pull(cloud, {})
+    assert status == 200
+    state = wire.StateResponse.model_validate(body).sites[0]
+    assert state.full and state.revision == 3
+    assert {c.key: c.data["enabled"] for c in state.changes if c.data} == {
+        "north-in": False,
+        "north-out": True,
+    }
+    await _publish_lane(site, "north-out", False)
+    _, body = await pull(cloud, {"campus": 3})
+    delta = wire.StateResponse.model_validate(body).sites[0]
+    assert not delta.full and delta.revision == 4
+    assert [(c.key, c.data and c.data["enabled"]) for c in delta.changes] == [("north-out", False)]
+
+
+async def test_a_long_poll_returns_as_soon_as_state_changes(cloud: Client) -> None:
+    _, site = await make_edge()
+    await _publish_lane(site, "north-in", True)
+    started = time.monotonic()
+    waiting = asyncio.create_task(pull(cloud, {"campus": 1}, wait=10))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    await _publish_lane(site, "north-in", False)
+    _, body = await waiting
+    assert time.monotonic() - started < 2.0
+    assert wire.StateResponse.model_validate(body).sites[0].revision == 2
+
+
+async def test_a_long_poll_with_nothing_new_returns_empty_after_the_wait(cloud: Client) -> None:
+    _, site = await make_edge()
+    await _publish_lane(site, "north-in", True)
+    started = time.monotonic()
+    _, body = await pull(cloud, {"campus": 1}, wait=0.6)
+    assert body == {"sites": []}
+    assert 0.5 <= time.monotonic() - started < 3
+
+
+async def test_state_of_a_site_the_edge_does_not_serve_is_refused(cloud: Client) -> None:
+    await make_edge()
+    status, body = await pull(cloud, {"someone-elses": 0})
+    assert status == 403
+    assert "someone-elses" in body["message"]
+
+
+async def test_the_edge_reports_what_it_applied(cloud: Client) -> None:
+    edge, site = await make_edge()
+    await _publish_lane(site, "north-in", True)
+    await pull(cloud, {"campus": 1})
+    await edge.refresh_from_db()
+    assert edge.applied_revisions == {"campus": 1}
+    assert edge.last_seen_at is not None
