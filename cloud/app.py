@@ -43,6 +43,7 @@ def build_app(settings: CloudSettings, *, manage_db: bool = True) -> web.Applica
     ui.setup(app)
     sync.setup(app)
     access_ingest.setup()
+    org_api.setup(app)
     for module in (org_api, sites_api, access_api):
         api_plumbing.mount(app, module.ROUTES)
     api_plumbing.setup_openapi(app)

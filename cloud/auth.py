@@ -24,6 +24,8 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Machine-to-machine routes authenticate otherwise (edge keys, device pushes) and carry no cookie.
 CSRF_EXEMPT_PREFIXES = ("/sync/",)
+# A JSON body cannot be sent cross-site without a CORS preflight, which this server never grants.
+API_LOGIN_PATH = "/api/v1/auth/login"
 
 SETTINGS_KEY = web.AppKey("settings", CloudSettings)
 # A password hash to check against when the account does not exist, so timing reveals nothing.
@@ -179,7 +181,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     token = request.cookies.get(SESSION_COOKIE)
     principal = await principal_for(token, settings) if token else None
     request[PRINCIPAL] = principal
-    if request.method not in SAFE_METHODS and not request.path.startswith(CSRF_EXEMPT_PREFIXES):
+    exempt = request.path.startswith(CSRF_EXEMPT_PREFIXES) or (
+        request.path == API_LOGIN_PATH and request.content_type == "application/json"
+    )
+    if request.method not in SAFE_METHODS and not exempt:
         form = None
         if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             form = await request.post()

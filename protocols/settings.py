@@ -38,13 +38,15 @@ def _env_value(raw: str) -> Any:
         return raw
 
 
-def apply_env(data: dict[str, Any], env: Mapping[str, str], fields: set[str]) -> dict[str, Any]:
-    """Overlay WAYSIDE_<FIELD> (and WAYSIDE_<SECTION>__<FIELD> for nested keys) onto data."""
+def apply_env(
+    data: dict[str, Any], env: Mapping[str, str], fields: set[str], prefix: str = ENV_PREFIX
+) -> dict[str, Any]:
+    """Overlay <PREFIX><FIELD> (and <PREFIX><SECTION>__<FIELD> for nested keys) onto data."""
     merged = dict(data)
     for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX):
+        if not name.startswith(prefix):
             continue
-        path = name[len(ENV_PREFIX) :].lower().split("__")
+        path = name[len(prefix) :].lower().split("__")
         if path[0] not in fields:
             continue
         target = merged
@@ -65,9 +67,7 @@ def describe_error(exc: ValidationError, source: str) -> str:
     return f"{source}: setting '{key}': {first['msg']}{shown}"
 
 
-def load_settings(
-    model: type[M], data: dict[str, Any], env: Mapping[str, str], source: str
-) -> M:
+def load_settings(model: type[M], data: dict[str, Any], env: Mapping[str, str], source: str) -> M:
     """Validate data (already merged with env) into model, or raise one clear SettingsError."""
     merged = apply_env(data, env, set(model.model_fields))
     try:

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from cloud.api import ApiRoute
-from cloud.auth import Principal
+from cloud.api import ApiRoute, invalid_response
+from cloud.auth import (
+    API_LOGIN_PATH,
+    SESSION_COOKIE,
+    SETTINGS_KEY,
+    LoginRefused,
+    Principal,
+    login,
+    logout,
+    set_session_cookie,
+)
 
 
 class MeOut(BaseModel):
@@ -18,6 +27,50 @@ class MeOut(BaseModel):
     permissions: list[str]
     language: str
     csrf_token: str = Field(description="send it back as X-CSRF-Token on every write")
+
+
+class LoginIn(BaseModel):
+    account: str = Field(min_length=1, max_length=64, description="account or phone number")
+    password: str = Field(min_length=1, max_length=128)
+
+
+async def api_login(request: web.Request) -> web.Response:
+    """Sign in with JSON; the session cookie is set and the CSRF token returned for later writes."""
+    try:
+        body = LoginIn.model_validate(await request.json())
+    except ValidationError as exc:
+        return invalid_response(exc, where="body")
+    except ValueError:
+        return web.json_response(
+            {"error": "bad_json", "field": "(body)", "message": "body is not valid JSON"},
+            status=400,
+        )
+    settings = request.app[SETTINGS_KEY]
+    try:
+        user, token, csrf = await login(settings, body.account, body.password, request.remote or "")
+    except LoginRefused as exc:
+        status = 429 if exc.key == "login.throttled" else 401
+        return web.json_response(
+            {"error": exc.key, "message": exc.key, **exc.params}, status=status
+        )
+    response = web.json_response({"user_id": user.id, "csrf_token": csrf})
+    set_session_cookie(response, token, settings)
+    return response
+
+
+async def api_logout(request: web.Request) -> web.Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await logout(token)
+    response = web.Response(status=204)
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def setup(app: web.Application) -> None:
+    """Routes outside the declared API table: sign-in has no principal yet."""
+    app.router.add_post(API_LOGIN_PATH, api_login)
+    app.router.add_post("/api/v1/auth/logout", api_logout)
 
 
 async def me(principal: Principal, request: web.Request) -> MeOut:
