@@ -1,4 +1,4 @@
-"""Edge agent settings: config/edge.toml with WAYSIDE_EDGE_* overrides, validated into EdgeSettings."""
+"""Edge agent settings: config/edge.toml with WAYSIDE_EDGE_* overrides, validated once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from protocols.settings import load_settings, read_toml
+from protocols.settings import apply_env, load_settings, read_toml
 from protocols.site import SiteDocument
 
 DEFAULT_PATH = Path("config/edge.toml")
@@ -52,14 +52,14 @@ class EdgeSettings(BaseModel):
 def load_edge_settings(
     path: Path = DEFAULT_PATH, env: Mapping[str, str] | None = None
 ) -> EdgeSettings:
-    """Read the edge TOML, overlay WAYSIDE_EDGE_* variables; raises SettingsError naming a bad key."""
-    return load_settings(
-        EdgeSettings,
+    """Read the edge TOML, overlay WAYSIDE_EDGE_* variables; raises SettingsError naming a key."""
+    data = apply_env(
         read_toml(path),
         os.environ if env is None else env,
-        str(path),
-        prefix=EDGE_ENV_PREFIX,
+        set(EdgeSettings.model_fields),
+        EDGE_ENV_PREFIX,
     )
+    return load_settings(EdgeSettings, data, {}, str(path))
 
 
 def load_site_document(path: Path) -> SiteDocument:

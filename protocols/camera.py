@@ -1,4 +1,4 @@
-"""ANPR camera pushes (Vzenith JSON, Hikvision ISAPI XML) normalised into one PlateRead, and replies."""
+"""ANPR camera pushes (Vzenith JSON, Hikvision ISAPI XML) read into one PlateRead; replies."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Chinese licence plates (GA 36-2018): normalise a plate as read, recognise its kind, map colours."""
+"""Chinese licence plates (GA 36-2018): normalise a plate as read, tell its kind, map colours."""
 
 from __future__ import annotations
 
@@ -125,6 +125,6 @@ def color_from_vzenith(code: int) -> PlateColor:
 
 
 def color_from_name(name: str) -> PlateColor:
-    """Colour from a vendor's name for it ("blue", "yellowGreen", "黄绿"...); unknown if unheard of."""
+    """Colour from a vendor's name ("blue", "yellowGreen", "黄绿"...); unknown if unheard of."""
     key = re.sub(r"[\s_-]", "", name).lower()
     return _COLOR_NAMES.get(key, _COLOR_NAMES.get(name.strip(), PlateColor.unknown))

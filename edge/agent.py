@@ -1,0 +1,72 @@
+"""The edge agent's composition root: store, lanes, sync client and HTTP API, started and stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from edge.api import LANES, MAX_PUSH_BYTES, SETTINGS, STORE, add_routes
+from edge.lanes import Lanes
+from edge.settings import EdgeSettings
+from edge.store import Store
+from edge.sync import SyncClient
+from protocols.site import SiteDocument
+
+log = logging.getLogger(__name__)
+
+SYNC = web.AppKey("sync", SyncClient)
+
+
+def build_edge_app(
+    settings: EdgeSettings, site: SiteDocument, sync: bool = True
+) -> web.Application:
+    """The edge as an aiohttp app; its cleanup_ctx opens and closes every resource in order."""
+    app = web.Application(client_max_size=MAX_PUSH_BYTES)
+    app[SETTINGS] = settings
+
+    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[STORE] = await Store.open(settings.store_path)
+        yield
+        await app[STORE].close()
+
+    async def lanes_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[LANES] = Lanes(site, app[STORE], settings)
+        await app[LANES].start()
+        yield
+        await app[LANES].stop()
+
+    async def sync_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as session:
+            client = SyncClient(settings, app[STORE], session, (s.code for s in site.sites))
+            app[SYNC] = client
+            task = asyncio.create_task(client.run(), name="sync")
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.cleanup_ctx.append(store_ctx)
+    app.cleanup_ctx.append(lanes_ctx)
+    if sync:
+        app.cleanup_ctx.append(sync_ctx)
+    add_routes(app)
+    return app
+
+
+async def run_edge(settings: EdgeSettings, site: SiteDocument, stop: asyncio.Event) -> None:
+    """Serve the edge until stop is set, then shut down cleanly."""
+    runner = web.AppRunner(build_edge_app(settings, site), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        log.info(
+            "edge %s listening on http://%s:%d", settings.edge_id, settings.host, settings.port
+        )
+        await stop.wait()
+    finally:
+        await runner.cleanup()
