@@ -38,7 +38,7 @@ pytest-postgres: $(STAMP)
 test: lint typecheck pytest-sqlite pytest-postgres
 
 bench: $(STAMP)
-	$(PY) -m tests.bench
+	$(PY) -m tests.bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

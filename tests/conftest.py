@@ -70,7 +70,7 @@ async def _reset_schema(url: str) -> None:
     """Start from an empty database so the checked-in migrations build the whole schema."""
     if not url.startswith("postgres"):
         return
-    import asyncpg  # noqa: PLC0415
+    import asyncpg
 
     conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
     try:
@@ -126,7 +126,9 @@ class TenantAdmin:
     password: str
 
 
-async def make_tenant(code: str, *, admin: bool = True, permissions: list[str] | None = None) -> TenantAdmin:
+async def make_tenant(
+    code: str, *, admin: bool = True, permissions: list[str] | None = None
+) -> TenantAdmin:
     """A tenant with one user: an administrator, or a user holding a role with `permissions`."""
     tenant = await Tenant.create(code=code, name=f"{code} 学校")
     role = None
@@ -145,7 +147,9 @@ async def make_tenant(code: str, *, admin: bool = True, permissions: list[str] |
 
 
 @pytest.fixture
-async def cloud(db: str, cloud_settings: CloudSettings) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+async def cloud(
+    db: str, cloud_settings: CloudSettings
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     """The cloud app on a real loopback port, with a client that keeps cookies."""
     app = build_app(cloud_settings, manage_db=False)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
@@ -155,7 +159,9 @@ async def cloud(db: str, cloud_settings: CloudSettings) -> AsyncIterator[TestCli
 CSRF_INPUT = re.compile(r'name="_csrf" value="([^"]+)"')
 
 
-async def sign_in(client: TestClient[web.Request, web.Application], account: str, password: str) -> str:
+async def sign_in(
+    client: TestClient[web.Request, web.Application], account: str, password: str
+) -> str:
     """Sign in through the login form like a browser; returns the session's CSRF token."""
     page = await client.get("/login")
     token = CSRF_INPUT.search(await page.text())
