@@ -1,0 +1,958 @@
+"""Admin page plumbing: templates, layout context, and the declarative list, form and export pages."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import re
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from enum import Enum
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from openpyxl import Workbook
+from pydantic import BaseModel, ValidationError
+from pydantic import Field as PydanticField
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from cloud import i18n
+from cloud.auth import PRELOGIN_CSRF_COOKIE, SETTINGS_KEY, Principal, current, principal_of, require
+from cloud.errors import Conflict, Invalid, NotFound, ServiceError
+
+DASHBOARDS = Path(__file__).resolve().parents[1] / "dashboards"
+TEMPLATES_DIR = DASHBOARDS / "templates"
+STATIC_DIR = DASHBOARDS / "static"
+LANG_COOKIE = "wayside_lang"
+FLASH_COOKIE = "wayside_flash"
+PAGE_SIZES = (10, 20, 50, 100)
+EXPORT_BATCH = 1000
+
+T = TypeVar("T")
+M = TypeVar("M", bound=Model)
+
+# --- pages of rows (shared with the JSON API) -------------------------------------------------
+
+
+class PageParams(BaseModel):
+    """Which page of a list, and in which order; `sort` must be one the list allows."""
+
+    page: int = PydanticField(default=1, ge=1)
+    page_size: int = PydanticField(default=20, ge=1, le=EXPORT_BATCH)
+    sort: str = ""
+    desc: bool = False
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; `total_capped` means there are at least `total` rows (counting stopped)."""
+
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+    total_capped: bool = False
+
+
+async def capped_count(query: QuerySet[M], cap: int) -> tuple[int, bool]:
+    """Count at most cap+1 rows through a LIMITed subquery, so a huge table answers fast."""
+    ids = query.limit(cap + 1).values_list("id", flat=True)
+    # Tortoise has no public "count of a limited query"; build its SQL and wrap it.
+    ids._choose_db_if_not_chosen()
+    ids._make_query()
+    sql, params = ids.query.get_parameterized_sql()
+    rows = await ids._db.execute_query_dict(f"SELECT COUNT(*) AS n FROM ({sql}) AS capped", params)
+    counted = int(rows[0]["n"])
+    return (cap, True) if counted > cap else (counted, False)
+
+
+async def paginate(
+    query: QuerySet[M],
+    params: PageParams,
+    *,
+    sorts: Mapping[str, str],
+    default_sort: str,
+    convert: Callable[[M], T],
+    related: Sequence[str] = (),
+    count_cap: int | None = None,
+) -> Page[T]:
+    """Order by a whitelisted key (unknown keys fall back to the default), count, and slice one page."""
+    if count_cap is None:
+        total, capped = await query.count(), False
+    else:
+        total, capped = await capped_count(query, count_cap)
+    if params.sort in sorts:
+        column = sorts[params.sort]
+        order = [f"-{column}" if params.desc else column, "-id" if params.desc else "id"]
+    else:
+        order = [default_sort, "-id" if default_sort.startswith("-") else "id"]
+    offset = (params.page - 1) * params.page_size
+    if related:
+        query = query.select_related(*related)
+    rows = await query.order_by(*order).offset(offset).limit(params.page_size)
+    return Page(
+        items=[convert(row) for row in rows],
+        total=total,
+        page=params.page,
+        page_size=params.page_size,
+        total_capped=capped,
+    )
+
+
+# --- layout: language, menu, flash, rendering -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    group: str  # translation key of the menu section
+    label: str  # translation key
+    path: str
+    permission: str | None
+    order: int = 100
+
+
+MENU_KEY = web.AppKey("wayside.menu", list[MenuItem])
+MENU_GROUPS = ("menu.group.home", "menu.group.access", "menu.group.sites", "menu.group.org")
+
+
+def add_menu(app: web.Application, item: MenuItem) -> None:
+    app[MENU_KEY].append(item)
+
+
+def build_menu(
+    items: Sequence[MenuItem], principal: Principal | None, path: str
+) -> list[dict[str, Any]]:
+    """Menu sections holding only what the principal may open, in a fixed section order."""
+    if principal is None:
+        return []
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for item in sorted(items, key=lambda i: i.order):
+        if item.permission is not None and not principal.can(item.permission):
+            continue
+        base, _, query = item.path.partition("?")
+        here, _, here_query = path.partition("?")
+        active = here == base if base == "/" else here.startswith(base)
+        if query:  # entries of one list told apart by a query (white/black list)
+            active = active and query in here_query
+        sections.setdefault(item.group, []).append(
+            {"label": item.label, "path": item.path, "active": active}
+        )
+    order = {g: n for n, g in enumerate(MENU_GROUPS)}
+    return [
+        {"label": group, "items": entries}
+        for group, entries in sorted(sections.items(), key=lambda kv: order.get(kv[0], 99))
+    ]
+
+
+def language_of(request: web.Request) -> str:
+    principal = current(request)
+    if principal is not None and principal.language in i18n.LANGUAGES:
+        return principal.language
+    cookie = request.cookies.get(LANG_COOKIE, "")
+    if cookie in i18n.LANGUAGES:
+        return cookie
+    return request.app[SETTINGS_KEY].default_language
+
+
+def zone_of(request: web.Request) -> ZoneInfo:
+    return ZoneInfo(request.app[SETTINGS_KEY].timezone)
+
+
+def translator(lang: str) -> Callable[..., str]:
+    return functools.partial(i18n.t, lang=lang)
+
+
+def safe_next(target: str | None, fallback: str = "/") -> str:
+    """A redirect target that stays on this site (no scheme, no //host)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return fallback
+
+
+def layout_context(request: web.Request) -> dict[str, Any]:
+    """What every page's layout needs: principal, menu, translation, CSRF token, language.
+
+    Applied by `render` rather than as an aiohttp_jinja2 context processor: that middleware
+    stores its data under a plain string request key, which aiohttp now warns about.
+    """
+    principal = current(request)
+    lang = language_of(request)
+    menu = request.app.get(MENU_KEY, [])
+    return {
+        "principal": principal,
+        "lang": lang,
+        "languages": i18n.LANGUAGES,
+        "t": translator(lang),
+        "csrf_token": principal.csrf_token if principal else "",
+        "menu": build_menu(menu, principal, request.path_qs),
+        "here": request.path_qs,
+        "flashes": [],
+        "crumbs": [],
+    }
+
+
+_FLASH_VALUE = re.compile(r"^(success|error):[a-z0-9_.]+$")
+
+
+def flash(response: web.StreamResponse, key: str, level: str = "success") -> None:
+    """Show a message (a translation key) on the next page rendered; a cookie, so workers share it."""
+    response.set_cookie(FLASH_COOKIE, f"{level}:{key}", httponly=True, samesite="Lax", path="/")
+
+
+def redirect(location: str, message: str | None = None, level: str = "success") -> web.HTTPFound:
+    response = web.HTTPFound(location)
+    if message:
+        flash(response, message, level)
+    return response
+
+
+def render(
+    request: web.Request, template: str, context: Mapping[str, Any], status: int = 200
+) -> web.Response:
+    """Render a page, showing (and clearing) any flash message left by the previous request."""
+    raw = request.cookies.get(FLASH_COOKIE, "")
+    flashes = []
+    if _FLASH_VALUE.match(raw):
+        level, key = raw.split(":", 1)
+        flashes.append({"level": level, "key": key})
+    response = aiohttp_jinja2.render_template(
+        template, request, {**layout_context(request), **context, "flashes": flashes}, status=status
+    )
+    if raw:
+        response.del_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+def render_error(request: web.Request, status: int, message: str) -> web.Response:
+    return render(request, "error.html", {"status": status, "message": message}, status=status)
+
+
+# --- display of values --------------------------------------------------------------------
+
+
+def local_time(value: datetime | None, zone: ZoneInfo, seconds: bool = True) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def display(value: Any, kind: str, lang: str, zone: ZoneInfo, prefix: str = "") -> str:
+    """The text a cell shows: times in the site zone, booleans and enums translated."""
+    if value is None:
+        return ""
+    if kind == "datetime":
+        return local_time(value, zone)
+    if kind == "bool":
+        return i18n.t("common.yes" if value else "common.no", lang)
+    if kind == "enabled":
+        return i18n.t("common.enabled" if value else "common.disabled", lang)
+    if kind == "enum":
+        raw = value.value if isinstance(value, Enum) else str(value)
+        return i18n.t(f"{prefix}{raw}", lang) if raw else ""
+    if kind == "list":
+        values = [v.value if isinstance(v, Enum) else str(v) for v in value]
+        return ", ".join(i18n.t(f"{prefix}{v}", lang) if prefix else v for v in values)
+    if kind == "changes" and isinstance(value, Mapping):
+        changes = value.get("changes", {})
+        return "; ".join(f"{k}: {v.get('from')} → {v.get('to')}" for k, v in changes.items())
+    if kind == "time" and isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, Enum):
+        return str(value.value)
+    return str(value)
+
+
+def parse_local(text: str, zone: ZoneInfo) -> datetime | None:
+    """A datetime-local input ("2024-05-01T08:30") read in the site zone; None when empty."""
+    text = text.strip()
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+def input_time(value: Any, zone: ZoneInfo) -> str:
+    """A value as a datetime-local input shows it."""
+    if isinstance(value, datetime):
+        return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    return "" if value is None else str(value)
+
+
+# --- declarations -------------------------------------------------------------------------
+
+Choices = list[tuple[str, str]]
+ChoicesFn = Callable[[Principal, str], Awaitable[Choices]]
+FieldKind = Literal[
+    "text", "password", "number", "select", "checkbox", "checkboxes", "datetime", "time", "textarea"
+]
+
+
+def enum_choices(enum: type[Enum], prefix: str) -> ChoicesFn:
+    """Choices of an enum, labelled by the translation keys prefix+value."""
+
+    async def choices(principal: Principal, lang: str) -> Choices:
+        return [(str(member.value), i18n.t(f"{prefix}{member.value}", lang)) for member in enum]
+
+    return choices
+
+
+def static_choices(pairs: Sequence[tuple[str, str]]) -> ChoicesFn:
+    """Fixed choices whose labels are translation keys."""
+
+    async def choices(principal: Principal, lang: str) -> Choices:
+        return [(value, i18n.t(label, lang)) for value, label in pairs]
+
+    return choices
+
+
+def service_choices(
+    source: Callable[[Principal], Awaitable[Sequence[tuple[Any, str]]]],
+) -> ChoicesFn:
+    """Choices read from a service (rows of the principal's tenant); labels are data, not keys."""
+
+    async def choices(principal: Principal, lang: str) -> Choices:
+        return [(str(value), label) for value, label in await source(principal)]
+
+    return choices
+
+
+ENABLED_CHOICES = static_choices([("true", "common.enabled"), ("false", "common.disabled")])
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # attribute of the output schema
+    label: str  # translation key
+    sort: str | None = None  # sort key the service accepts; None: not sortable
+    kind: str = "text"  # text, datetime, bool, enabled, enum, list, time
+    prefix: str = ""  # translation prefix of enum values
+    link: bool = False  # the cell links to the edit form
+
+
+@dataclass(frozen=True)
+class Filter:
+    name: str  # field of the filter schema, and the query-string parameter
+    label: str
+    kind: FieldKind = "text"
+    choices: ChoicesFn | None = None
+    placeholder: str = ""
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str  # field of the input schema
+    label: str
+    kind: FieldKind = "text"
+    choices: ChoicesFn | None = None
+    required: bool = False  # marks the label; the schema decides
+    help: str = ""
+    on: Literal["both", "create", "update"] = "both"
+
+
+@dataclass(frozen=True)
+class Crud:
+    """What a resource can do, as service calls; None hides the action."""
+
+    list: Callable[[Principal, Any, PageParams], Awaitable[Page[Any]]]
+    get: Callable[[Principal, int], Awaitable[Any]] | None = None
+    create: Callable[[Principal, Any], Awaitable[Any]] | None = None
+    update: Callable[[Principal, int, Any], Awaitable[Any]] | None = None
+    set_enabled: Callable[[Principal, int, bool], Awaitable[Any]] | None = None
+    delete: Callable[[Principal, int], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One kind of row in the admin UI: its list, filters, form, actions and export, as data."""
+
+    name: str  # route names and translation prefix
+    path: str
+    title: str
+    group: str
+    view_permission: str
+    edit_permission: str
+    columns: tuple[Column, ...]
+    crud: Crud
+    filter_model: type[BaseModel]
+    filters: tuple[Filter, ...] = ()
+    create_model: type[BaseModel] | None = None
+    update_model: type[BaseModel] | None = None
+    fields: tuple[FormField, ...] = ()
+    label_of: Callable[[Any], str] = str
+    menu: tuple[tuple[str, str], ...] | None = None  # (label, path) entries; None: one, the list
+    menu_order: int = 100
+    export: bool = True
+    export_limit: int = 50_000
+
+    @property
+    def actions(self) -> list[str]:
+        names = []
+        if self.crud.set_enabled is not None:
+            names += ["enable", "disable"]
+        if self.crud.delete is not None:
+            names.append("delete")
+        return names
+
+
+# --- reading query strings and forms ------------------------------------------------------
+
+
+def _strip_bad_fields(
+    model: type[BaseModel], data: dict[str, Any]
+) -> tuple[BaseModel, dict[str, str]]:
+    """Validate; drop the fields that fail and validate again, returning their error keys."""
+    errors: dict[str, str] = {}
+    for _ in range(len(data) + 1):
+        try:
+            return model.model_validate(data), errors
+        except ValidationError as exc:
+            found = validation_errors(exc)
+            if not found or not set(found) & set(data):
+                raise
+            for name, message in found.items():
+                errors[name] = message
+                data.pop(name, None)
+    raise AssertionError("unreachable")
+
+
+def validation_errors(exc: ValidationError) -> dict[str, str]:
+    """Field name -> translation key (or text) of the first error on it."""
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "__all__"
+        kind = error["type"]
+        if kind == "field_error":  # a cross-field rule naming its field (org.schemas.field_error)
+            ctx = error.get("ctx", {})
+            errors.setdefault(str(ctx.get("field", name)), str(ctx.get("key", "error.invalid")))
+            continue
+        if name in errors:
+            continue
+        if kind == "missing" or (error.get("input") in (None, "") and kind.endswith("_type")):
+            errors[name] = "error.required"
+        elif kind == "value_error":
+            errors[name] = str(error.get("ctx", {}).get("error", error["msg"]))
+        elif kind in ("string_too_short", "too_short") and error.get("input") in ("", []):
+            errors[name] = "error.required"
+        else:
+            errors[name] = f"error.pydantic.{kind}"
+    return errors
+
+
+def error_text(key: str, lang: str, ctx: Mapping[str, Any] | None = None) -> str:
+    """Translate an error key; keys this catalogue lacks fall back to a generic message."""
+    if i18n.has(key):
+        return i18n.t(key, lang, **(ctx or {}))
+    if key.startswith("error.pydantic."):
+        return i18n.t("error.invalid", lang)
+    return key
+
+
+def query_params(request: web.Request, resource: Resource) -> PageParams:
+    query = request.query
+    try:
+        page = max(1, int(query.get("page", "1")))
+    except ValueError:
+        page = 1
+    try:
+        size = int(query.get("page_size", "20"))
+    except ValueError:
+        size = 20
+    if size not in PAGE_SIZES:
+        size = 20
+    return PageParams(
+        page=page, page_size=size, sort=query.get("sort", ""), desc=query.get("desc") == "1"
+    )
+
+
+def _filter_data(request: web.Request, resource: Resource) -> dict[str, Any]:
+    zone = zone_of(request)
+    data: dict[str, Any] = {}
+    for spec in resource.filters:
+        raw = request.query.get(spec.name, "").strip()
+        if not raw:
+            continue
+        if spec.kind == "datetime":
+            try:
+                data[spec.name] = parse_local(raw, zone)
+            except ValueError:
+                data[spec.name] = raw  # the schema refuses it and names the field
+        else:
+            data[spec.name] = raw
+    return data
+
+
+def _form_data(
+    form: Mapping[str, Any], fields: Sequence[FormField], zone: ZoneInfo
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(data for the schema, raw values to show again)."""
+    data: dict[str, Any] = {}
+    shown: dict[str, Any] = {}
+    for spec in fields:
+        if spec.kind == "checkbox":
+            data[spec.name] = spec.name in form
+            shown[spec.name] = data[spec.name]
+            continue
+        if spec.kind == "checkboxes":
+            getall = getattr(form, "getall", None)
+            values = [str(v) for v in getall(spec.name, [])] if getall else []
+            data[spec.name] = values
+            shown[spec.name] = values
+            continue
+        raw = str(form.get(spec.name, ""))
+        shown[spec.name] = "" if spec.kind == "password" else raw
+        if spec.kind in ("text", "textarea"):
+            data[spec.name] = raw
+        elif not raw.strip():
+            data[spec.name] = None
+        elif spec.kind == "datetime":
+            try:
+                data[spec.name] = parse_local(raw, zone)
+            except ValueError:
+                data[spec.name] = raw
+        else:
+            data[spec.name] = raw
+    return data, shown
+
+
+def _values_of(row: BaseModel, fields: Sequence[FormField], zone: ZoneInfo) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for spec in fields:
+        value = getattr(row, spec.name, None)
+        if spec.kind == "checkbox":
+            values[spec.name] = bool(value)
+        elif spec.kind == "checkboxes":
+            values[spec.name] = [str(v.value if isinstance(v, Enum) else v) for v in value or []]
+        elif spec.kind == "datetime":
+            values[spec.name] = input_time(value, zone)
+        elif spec.kind == "time" and isinstance(value, time):
+            values[spec.name] = value.strftime("%H:%M")
+        elif spec.kind == "password" or value is None:
+            values[spec.name] = ""
+        else:
+            values[spec.name] = str(value.value if isinstance(value, Enum) else value)
+    return values
+
+
+# --- handlers -----------------------------------------------------------------------------
+
+
+def _url(path: str, query: Mapping[str, Any]) -> str:
+    clean = {k: v for k, v in query.items() if v not in ("", None)}
+    return f"{path}?{urlencode(clean)}" if clean else path
+
+
+def _crumbs(resource: Resource, *more: tuple[str, str | None]) -> list[tuple[str, str | None]]:
+    return [("menu.home", "/"), (resource.group, None), (resource.title, resource.path), *more]
+
+
+async def _choices(
+    specs: Sequence[Filter] | Sequence[FormField], principal: Principal, lang: str
+) -> dict[str, Choices]:
+    return {s.name: await s.choices(principal, lang) for s in specs if s.choices is not None}
+
+
+def _row_id(request: web.Request) -> int:
+    return int(request.match_info["id"])
+
+
+def list_view(resource: Resource) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    @require(resource.view_permission)
+    async def handler(request: web.Request) -> web.StreamResponse:
+        principal = principal_of(request)
+        lang = language_of(request)
+        zone = zone_of(request)
+        params = query_params(request, resource)
+        filters, filter_errors = _strip_bad_fields(
+            resource.filter_model, _filter_data(request, resource)
+        )
+        page = await resource.crud.list(principal, filters, params)
+        pages = max(1, math.ceil(page.total / page.page_size))
+        state = {
+            **{f.name: request.query.get(f.name, "") for f in resource.filters},
+            "sort": params.sort,
+            "desc": "1" if params.desc else "",
+            "page_size": params.page_size if params.page_size != 20 else "",
+        }
+        rows = [
+            {
+                "id": getattr(item, "id", None),
+                "enabled": getattr(item, "enabled", None),
+                "cells": [
+                    display(getattr(item, c.name, None), c.kind, lang, zone, c.prefix)
+                    for c in resource.columns
+                ],
+            }
+            for item in page.items
+        ]
+        return render(
+            request,
+            "list.html",
+            {
+                "resource": resource,
+                "rows": rows,
+                "page": page,
+                "pages": pages,
+                "params": params,
+                "state": state,
+                "page_sizes": PAGE_SIZES,
+                "url": _url,
+                "choices": await _choices(resource.filters, principal, lang),
+                "filter_errors": filter_errors,
+                "can_edit": principal.can(resource.edit_permission),
+                "crumbs": _crumbs(resource),
+                "error_text": error_text,
+            },
+        )
+
+    return handler
+
+
+async def export_rows(
+    resource: Resource, principal: Principal, filters: BaseModel, sort: PageParams
+) -> AsyncIterator[Any]:
+    """Every row of the filtered list, page by page, up to the resource's export limit."""
+    sent = 0
+    page_no = 1
+    while sent < resource.export_limit:
+        params = sort.model_copy(update={"page": page_no, "page_size": EXPORT_BATCH})
+        page = await resource.crud.list(principal, filters, params)
+        for item in page.items[: resource.export_limit - sent]:
+            yield item
+            sent += 1
+        if len(page.items) < EXPORT_BATCH:
+            return
+        page_no += 1
+
+
+def _excel_value(value: Any, column: Column, lang: str, zone: ZoneInfo) -> Any:
+    if column.kind == "datetime" and isinstance(value, datetime):
+        return value.astimezone(zone).replace(tzinfo=None)  # Excel has no time zones
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return display(value, column.kind, lang, zone, column.prefix)
+
+
+def export_view(resource: Resource) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    @require(resource.view_permission)
+    async def handler(request: web.Request) -> web.StreamResponse:
+        principal = principal_of(request)
+        lang = language_of(request)
+        zone = zone_of(request)
+        params = query_params(request, resource)
+        filters, _ = _strip_bad_fields(resource.filter_model, _filter_data(request, resource))
+        # write_only keeps memory flat: rows go to a temporary file as they are appended.
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet(i18n.t(resource.title, lang)[:31])
+        sheet.append([i18n.t(c.label, lang) for c in resource.columns])
+        async for item in export_rows(resource, principal, filters, params):
+            sheet.append(
+                [_excel_value(getattr(item, c.name, None), c, lang, zone) for c in resource.columns]
+            )
+        stamp = datetime.now(zone).strftime("%Y%m%d-%H%M")
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "Content-Disposition": f'attachment; filename="{resource.name}-{stamp}.xlsx"',
+            }
+        )
+        with tempfile.NamedTemporaryFile(suffix=".xlsx") as spool:
+            await asyncio.to_thread(book.save, spool.name)
+            await response.prepare(request)
+            with open(spool.name, "rb") as source:  # noqa: ASYNC230 - local temp file, small reads
+                while chunk := source.read(64 * 1024):
+                    await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    return handler
+
+
+async def _render_form(
+    request: web.Request,
+    resource: Resource,
+    *,
+    mode: Literal["create", "update"],
+    values: Mapping[str, Any],
+    errors: Mapping[str, str],
+    row_id: int | None = None,
+    row_label: str = "",
+    status: int = 200,
+) -> web.Response:
+    principal = principal_of(request)
+    lang = language_of(request)
+    fields = [f for f in resource.fields if f.on in ("both", mode)]
+    action = f"{resource.path}/new" if row_id is None else f"{resource.path}/{row_id}/edit"
+    crumb = ("common.new", None) if row_id is None else (row_label, None)
+    return render(
+        request,
+        "form.html",
+        {
+            "resource": resource,
+            "fields": fields,
+            "values": values,
+            "errors": {k: error_text(v, lang) for k, v in errors.items()},
+            "choices": await _choices(fields, principal, lang),
+            "action": action,
+            "mode": mode,
+            "row_label": row_label,
+            "crumbs": _crumbs(resource, crumb),
+        },
+        status=status,
+    )
+
+
+async def _save(
+    request: web.Request,
+    resource: Resource,
+    mode: Literal["create", "update"],
+    row_id: int | None,
+    row_label: str,
+) -> web.StreamResponse:
+    principal = principal_of(request)
+    zone = zone_of(request)
+    fields = [f for f in resource.fields if f.on in ("both", mode)]
+    form = await request.post()
+    data, shown = _form_data(form, fields, zone)
+    model = resource.create_model if mode == "create" else resource.update_model
+    assert model is not None
+    errors: dict[str, str] = {}
+    try:
+        payload = model.model_validate(data)
+        if mode == "create":
+            assert resource.crud.create is not None
+            await resource.crud.create(principal, payload)
+        else:
+            assert resource.crud.update is not None and row_id is not None
+            await resource.crud.update(principal, row_id, payload)
+    except ValidationError as exc:
+        errors = validation_errors(exc)
+    except (Invalid, Conflict) as exc:
+        errors = {exc.field: exc.message}
+    if errors:
+        # A field the form does not show still gets its message, at the top.
+        names = {f.name for f in fields}
+        loose = {k: v for k, v in errors.items() if k not in names}
+        if loose:
+            errors["__all__"] = "; ".join(f"{k}: {v}" for k, v in loose.items())
+        return await _render_form(
+            request,
+            resource,
+            mode=mode,
+            values=shown,
+            errors=errors,
+            row_id=row_id,
+            row_label=row_label,
+            status=400,
+        )
+    raise redirect(resource.path, "flash.saved")
+
+
+def form_view(
+    resource: Resource, mode: Literal["create", "update"]
+) -> tuple[Callable[[web.Request], Awaitable[web.StreamResponse]], ...]:
+    """The GET (show) and POST (save) handlers of the create or edit form."""
+
+    @require(resource.edit_permission)
+    async def show(request: web.Request) -> web.StreamResponse:
+        zone = zone_of(request)
+        fields = [f for f in resource.fields if f.on in ("both", mode)]
+        if mode == "create":
+            defaults = resource.create_model.model_construct() if resource.create_model else None
+            values = {
+                f.name: _values_of(defaults, [f], zone)[f.name] if defaults else "" for f in fields
+            }
+            return await _render_form(request, resource, mode=mode, values=values, errors={})
+        assert resource.crud.get is not None
+        row_id = _row_id(request)
+        try:
+            row = await resource.crud.get(principal_of(request), row_id)
+        except NotFound:
+            return render_error(request, 404, "error.not_found")
+        return await _render_form(
+            request,
+            resource,
+            mode=mode,
+            values=_values_of(row, fields, zone),
+            errors={},
+            row_id=row_id,
+            row_label=resource.label_of(row),
+        )
+
+    @require(resource.edit_permission)
+    async def save(request: web.Request) -> web.StreamResponse:
+        principal = principal_of(request)
+        row_id, label = None, ""
+        try:
+            if mode == "update":
+                assert resource.crud.get is not None
+                row_id = _row_id(request)
+                # Fetch first: another tenant's id is a 404 before any input is looked at.
+                label = resource.label_of(await resource.crud.get(principal, row_id))
+            return await _save(request, resource, mode, row_id, label)
+        except NotFound:
+            return render_error(request, 404, "error.not_found")
+
+    return show, save
+
+
+def action_view(
+    resource: Resource,
+) -> tuple[Callable[[web.Request], Awaitable[web.StreamResponse]], ...]:
+    """Enable, disable and delete: GET asks for confirmation, POST does it."""
+
+    @require(resource.edit_permission)
+    async def confirm(request: web.Request) -> web.StreamResponse:
+        assert resource.crud.get is not None
+        action = request.match_info["action"]
+        try:
+            row = await resource.crud.get(principal_of(request), _row_id(request))
+        except NotFound:
+            return render_error(request, 404, "error.not_found")
+        return render(
+            request,
+            "confirm.html",
+            {
+                "resource": resource,
+                "action": action,
+                "row_label": resource.label_of(row),
+                "target": request.path,
+                "crumbs": _crumbs(resource, (resource.label_of(row), None)),
+            },
+        )
+
+    @require(resource.edit_permission)
+    async def act(request: web.Request) -> web.StreamResponse:
+        principal = principal_of(request)
+        action = request.match_info["action"]
+        row_id = _row_id(request)
+        try:
+            if action == "delete":
+                assert resource.crud.delete is not None
+                await resource.crud.delete(principal, row_id)
+            else:
+                assert resource.crud.set_enabled is not None
+                await resource.crud.set_enabled(principal, row_id, action == "enable")
+        except NotFound:
+            return render_error(request, 404, "error.not_found")
+        except ServiceError as exc:
+            message = getattr(exc, "message", "error.invalid")
+            key = message if i18n.has(message) else "error.invalid"
+            raise redirect(resource.path, key, "error") from exc
+        raise redirect(resource.path, f"flash.{action}d" if action != "delete" else "flash.deleted")
+
+    return confirm, act
+
+
+def mount(app: web.Application, resource: Resource) -> None:
+    """Add a resource's routes and its menu entries."""
+    router = app.router
+    name = resource.name
+    router.add_get(resource.path, list_view(resource), name=f"{name}.list")
+    if resource.export:
+        router.add_get(f"{resource.path}/export.xlsx", export_view(resource), name=f"{name}.export")
+    if resource.crud.create is not None:
+        show, save = form_view(resource, "create")
+        router.add_get(f"{resource.path}/new", show, name=f"{name}.new")
+        router.add_post(f"{resource.path}/new", save)
+    if resource.crud.update is not None:
+        show, save = form_view(resource, "update")
+        router.add_get(f"{resource.path}/{{id:\\d+}}/edit", show, name=f"{name}.edit")
+        router.add_post(f"{resource.path}/{{id:\\d+}}/edit", save)
+    if resource.actions:
+        confirm, act = action_view(resource)
+        pattern = "|".join(resource.actions)
+        path = f"{resource.path}/{{id:\\d+}}/{{action:(?:{pattern})}}"
+        router.add_get(path, confirm, name=f"{name}.confirm")
+        router.add_post(path, act)
+    entries = resource.menu if resource.menu is not None else ((resource.title, resource.path),)
+    for offset, (label, path) in enumerate(entries):
+        add_menu(
+            app,
+            MenuItem(
+                resource.group, label, path, resource.view_permission, resource.menu_order + offset
+            ),
+        )
+
+
+# --- charts ---------------------------------------------------------------------------------
+
+
+def bar_chart(
+    days: Sequence[tuple[date, int, int]], width: int = 720, height: int = 220
+) -> dict[str, Any]:
+    """Stacked open/deny bars per day as coordinates for an inline SVG (no script, no library)."""
+    left, bottom, top = 40, 24, 10
+    plot_h = height - bottom - top
+    peak = max([o + d for _, o, d in days] + [1])
+    step = 10 ** max(0, len(str(peak)) - 1)
+    ceiling = math.ceil(peak / step) * step
+    slot = (width - left - 10) / max(1, len(days))
+    bars = []
+    for index, (day, opened, denied) in enumerate(days):
+        x = left + index * slot + slot * 0.15
+        h_open = plot_h * opened / ceiling
+        h_deny = plot_h * denied / ceiling
+        bars.append(
+            {
+                "x": round(x, 1),
+                "w": round(slot * 0.7, 1),
+                "open_y": round(top + plot_h - h_open, 1),
+                "open_h": round(h_open, 1),
+                "deny_y": round(top + plot_h - h_open - h_deny, 1),
+                "deny_h": round(h_deny, 1),
+                "label": day.strftime("%m-%d"),
+                "show_label": index % 5 == 0 or index == len(days) - 1,
+                "title": f"{day.isoformat()}: {opened} / {denied}",
+            }
+        )
+    ticks = [
+        {"y": round(top + plot_h - plot_h * n / 4, 1), "value": ceiling * n // 4} for n in range(5)
+    ]
+    return {
+        "width": width,
+        "height": height,
+        "bars": bars,
+        "ticks": ticks,
+        "left": left,
+        "base": top + plot_h,
+    }
+
+
+# --- setup ----------------------------------------------------------------------------------
+
+
+def setup(app: web.Application) -> None:
+    """Template engine, static files and the layout context; domains then mount their pages."""
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    app[MENU_KEY] = []
+    app.router.add_static("/static", STATIC_DIR, name="static")
+
+
+__all__ = [
+    "LANG_COOKIE",
+    "PRELOGIN_CSRF_COOKIE",
+    "Column",
+    "Crud",
+    "Filter",
+    "FormField",
+    "Page",
+    "PageParams",
+    "Resource",
+    "mount",
+    "paginate",
+    "render",
+    "setup",
+]
