@@ -490,9 +490,9 @@ def _filter_data(request: web.Request, resource: Resource) -> dict[str, Any]:
 
 
 def _form_data(
-    form: Mapping[str, Any], fields: Sequence[FormField], zone: ZoneInfo
+    form: Mapping[str, Any], fields: Sequence[FormField], zone: ZoneInfo, model: type[BaseModel]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(data for the schema, raw values to show again)."""
+    """(data for the schema, raw values to show again); a blank optional field means None."""
     data: dict[str, Any] = {}
     shown: dict[str, Any] = {}
     for spec in fields:
@@ -508,10 +508,13 @@ def _form_data(
             continue
         raw = str(form.get(spec.name, ""))
         shown[spec.name] = "" if spec.kind == "password" else raw
-        if spec.kind in ("text", "textarea"):
-            data[spec.name] = raw
-        elif not raw.strip():
-            data[spec.name] = None
+        declared = model.model_fields.get(spec.name)
+        if not raw.strip():
+            # Blank: an optional field takes its default; a required one is reported as missing.
+            if declared is not None and not declared.is_required():
+                data[spec.name] = declared.get_default(call_default_factory=True)
+            else:
+                data[spec.name] = "" if spec.kind in ("text", "textarea") else None
         elif spec.kind == "datetime":
             try:
                 data[spec.name] = parse_local(raw, zone)
@@ -720,9 +723,9 @@ async def _save(
     zone = zone_of(request)
     fields = [f for f in resource.fields if f.on in ("both", mode)]
     form = await request.post()
-    data, shown = _form_data(form, fields, zone)
     model = resource.create_model if mode == "create" else resource.update_model
     assert model is not None
+    data, shown = _form_data(form, fields, zone, model)
     errors: dict[str, str] = {}
     try:
         payload = model.model_validate(data)

@@ -6,9 +6,9 @@ from datetime import date, datetime, time
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from cloud.org.schemas import In, Name, Out, field_error
+from cloud.org.schemas import In, Name, Out, UtcDatetime, field_error
 from protocols.events import Reason, Verdict
 from protocols.plates import is_valid_plate, normalize_plate
 from protocols.site import Direction
@@ -25,8 +25,8 @@ def _plate(value: str) -> str:
 
 
 class _Validity(In):
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: UtcDatetime | None = None
+    valid_until: UtcDatetime | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> _Validity:
@@ -145,8 +145,8 @@ class AccessRecordFilter(In):
     gate: str = Field(default="", max_length=48, description="gate code")
     lane: str = Field(default="", max_length=48, description="lane code")
     verdict: Verdict | None = None
-    occurred_from: AwareDatetime | None = None
-    occurred_to: AwareDatetime | None = None
+    occurred_from: UtcDatetime | None = None
+    occurred_to: UtcDatetime | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> AccessRecordFilter:

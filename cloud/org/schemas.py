@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from cloud.permissions import CODES
@@ -17,6 +25,9 @@ Account = Annotated[
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{5,20}$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 Language = Literal["zh", "en"]
+# Times arrive with any offset (pages send the site zone) and are kept in UTC: SQLite compares
+# stored times as text, so a +08:00 bound would not compare right against +00:00 rows.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
 
 
 def field_error(field: str, key: str) -> PydanticCustomError:
@@ -146,5 +157,5 @@ class AuditFilter(In):
     entity: str = Field(default="", max_length=32)
     action: str = Field(default="", max_length=32)
     user_id: int | None = None
-    at_from: AwareDatetime | None = None
-    at_to: AwareDatetime | None = None
+    at_from: UtcDatetime | None = None
+    at_to: UtcDatetime | None = None
