@@ -15,7 +15,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 # Debian's Chromium drives the browser tests; Playwright never downloads a browser of its own.
 browser:
-	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk)
 
 demo: $(STAMP)
 	$(VENV)/bin/wayside demo

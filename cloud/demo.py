@@ -45,14 +45,15 @@ async def seed_demo(
     try:
         tenant = await Tenant.filter(code=document.tenant).first()
         if tenant is None:
-            await _create(document, edge_code, edge_key)
+            await populate(document, edge_code, edge_key)
         else:
             await Edge.filter(code=edge_code).update(key_hash=key_hash(edge_key))
     finally:
         await close_db()
 
 
-async def _create(document: SiteDocument, edge_code: str, edge_key: str) -> None:
+async def populate(document: SiteDocument, edge_code: str, edge_key: str) -> None:
+    """The tenant of the document with its admin, sites, lanes, devices, lists and an edge."""
     async with in_transaction():
         tenant = await Tenant.create(code=document.tenant, name="示范学校与停车场")
         await User.create(

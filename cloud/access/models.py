@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import time
+from typing import Any, cast
+
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
@@ -11,6 +14,27 @@ from cloud.sites.models import Edge, Site
 from protocols.events import Reason, Verdict
 from protocols.site import Direction
 from protocols.sync import ListKind
+
+
+class TimeOfDayField(fields.CharField):
+    """A wall-clock time kept as 'HH:MM:SS' text.
+
+    Tortoise's TimeField attaches the UTC zone under use_tz, which SQLite cannot bind; a rule's
+    hours are local wall-clock hours anyway, never an instant.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=8, **kwargs)
+
+    def to_db_value(self, value: Any, instance: Any) -> str | None:
+        if isinstance(value, time):
+            return value.replace(tzinfo=None).isoformat(timespec="seconds")
+        return cast(str | None, value)
+
+    def to_python_value(self, value: Any) -> time | None:
+        if value is None or isinstance(value, time):
+            return value
+        return time.fromisoformat(str(value))
 
 
 class ListEntry(Model):
@@ -54,8 +78,8 @@ class AccessRule(Model):
     plate = fields.CharField(max_length=16, default="")
     lanes: fields.JSONField[list[str]] = fields.JSONField(default=list)
     weekdays: fields.JSONField[list[int]] = fields.JSONField(default=list)
-    start_time = fields.TimeField()
-    end_time = fields.TimeField()
+    start_time = TimeOfDayField()
+    end_time = TimeOfDayField()
     valid_from = fields.DatetimeField(null=True)
     valid_until = fields.DatetimeField(null=True)
     enabled = fields.BooleanField(default=True)

@@ -1,6 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
+from cloud.access.models import TimeOfDayField
 from cloud.org.models import TenantKind
 from cloud.sites.models import DeviceKind
 from json import dumps, loads
@@ -100,8 +101,8 @@ class Migration(migrations.Migration):
                 ('plate', fields.CharField(default='', max_length=16)),
                 ('lanes', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('weekdays', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
-                ('start_time', fields.TimeField(auto_now=False, auto_now_add=False)),
-                ('end_time', fields.TimeField(auto_now=False, auto_now_add=False)),
+                ('start_time', TimeOfDayField()),
+                ('end_time', TimeOfDayField()),
                 ('valid_from', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('valid_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('enabled', fields.BooleanField(default=True)),

@@ -1,0 +1,218 @@
+"""The whole lane slice across real sockets: camera → edge → barrier, and edge ⇄ cloud through sync."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import tomllib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from tortoise.transactions import in_transaction
+
+from cloud.access.models import AccessRecord, ListEntry
+from cloud.app import build_app
+from cloud.demo import populate
+from cloud.org.models import Tenant
+from cloud.settings import CloudSettings
+from cloud.sites.models import Site
+from cloud.state import publish
+from edge.agent import build_edge_app
+from edge.settings import EdgeSettings
+from firmware_sim.site import SimulatedLane, SimulatedSite, start_site, stop_site
+from protocols import sync as wire
+from protocols.events import Reason, Verdict
+from protocols.settings import load_settings
+from protocols.site import SiteDocument
+from tests.conftest import REPO, free_port
+
+EDGE_ID, EDGE_KEY = "slice-edge", "slice-edge-key-123"
+
+
+def _site_document() -> SiteDocument:
+    text = (REPO / "config" / "demo-site.toml").read_text(encoding="utf-8")
+    text = re.sub(r"port = 150\d\d", lambda _: f"port = {free_port()}", text)
+    data = tomllib.loads(text)
+    return load_settings(SiteDocument, data, {}, "demo-site (test ports)")
+
+
+class Cloud:
+    """The cloud app on a fixed port that a test can stop and start again."""
+
+    def __init__(self, settings: CloudSettings, port: int) -> None:
+        self.settings = settings
+        self.port = port
+        self.runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self.runner = web.AppRunner(build_app(self.settings, manage_db=False))
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+@dataclass
+class Slice:
+    cloud: Cloud
+    site: SimulatedSite
+    document: SiteDocument
+
+    def lane(self, code: str) -> SimulatedLane:
+        return next(lane for lane in self.site.lanes if lane.code == code)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> float:
+    started = time.monotonic()
+    while not await check():
+        if time.monotonic() - started > seconds:
+            raise AssertionError(f"{what}: not within {seconds} s")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started
+
+
+@pytest.fixture
+async def lane_slice(
+    db: str, cloud_settings: CloudSettings, tmp_path: Path
+) -> AsyncIterator[Slice]:
+    document = _site_document()
+    await populate(document, EDGE_ID, EDGE_KEY)
+    cloud = Cloud(cloud_settings, free_port())
+    await cloud.start()
+    edge_port = free_port()
+    settings = EdgeSettings(
+        port=edge_port,
+        store_path=tmp_path / "edge.db",
+        snapshot_dir=tmp_path / "snapshots",
+        cloud_url=f"http://127.0.0.1:{cloud.port}",
+        edge_id=EDGE_ID,
+        edge_key=EDGE_KEY,
+    )
+    edge = web.AppRunner(build_edge_app(settings, document))
+    await edge.setup()
+    await web.TCPSite(edge, "127.0.0.1", edge_port).start()
+    async with aiohttp.ClientSession() as session:
+        site = await start_site(document, f"http://127.0.0.1:{edge_port}", session, hold_s=0.2)
+        # The edge starts with no cached state: wait for its first snapshot (lane policies).
+        async with session.get(f"http://127.0.0.1:{edge_port}/healthz") as resp:
+            assert resp.status == 200
+        await eventually(
+            lambda: _edge_has_state(session, edge_port), 10, "edge pulled its first snapshot"
+        )
+        try:
+            yield Slice(cloud, site, document)
+        finally:
+            await stop_site(site)
+            await edge.cleanup()
+            await cloud.stop()
+
+
+async def _edge_has_state(session: aiohttp.ClientSession, port: int) -> bool:
+    async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+        body = await resp.json()
+    return all(body["revisions"].get(code, 0) > 0 for code in ("north-campus", "east-lot"))
+
+
+async def test_a_whitelisted_plate_opens_the_barrier_and_reaches_the_cloud_in_two_seconds(
+    lane_slice: Slice,
+) -> None:
+    lane = lane_slice.lane("north-in")
+    assert lane.barrier is not None
+    result = await lane.camera.push("京A12345")
+    assert result.status == 200
+    await lane.barrier.wait_opens(1, timeout_s=2)
+    took = await eventually(
+        lambda: AccessRecord.filter(plate="京A12345").exists(), 2.0, "access record in the cloud"
+    )
+    record = await AccessRecord.get(plate="京A12345")
+    assert (record.verdict, record.reason, record.lane) == (
+        Verdict.open,
+        Reason.whitelist,
+        "north-in",
+    )
+    assert took < 2.0
+
+
+async def test_a_stranger_is_refused_at_the_campus_and_let_into_the_lot(lane_slice: Slice) -> None:
+    campus, lot = lane_slice.lane("north-in"), lane_slice.lane("lot-in")
+    assert campus.barrier is not None and lot.barrier is not None
+    await campus.camera.push("苏E54321")
+    await lot.camera.push("苏E54321")
+    await lot.barrier.wait_opens(1, timeout_s=2)
+    await eventually(lambda: _records_of("苏E54321", 2), 3, "both records in the cloud")
+    assert campus.barrier.opens == 0
+    verdicts = {r.lane: (r.verdict, r.reason) for r in await AccessRecord.filter(plate="苏E54321")}
+    assert verdicts == {
+        "north-in": (Verdict.deny, Reason.default),
+        "lot-in": (Verdict.open, Reason.default),
+    }
+
+
+async def _records_of(plate: str, count: int) -> bool:
+    return await AccessRecord.filter(plate=plate).count() == count
+
+
+async def test_a_camera_relay_lane_opens_through_the_reply(lane_slice: Slice) -> None:
+    lane = lane_slice.lane("north-out")
+    opened = await lane.camera.push("京A12345")
+    refused = await lane.camera.push("沪B99999")
+    assert (opened.relay_opened, refused.relay_opened) == (True, False)
+    assert isinstance(refused.body, dict)
+    assert refused.body["Response_AlarmInfoPlate"]["info"] == "no"
+
+
+async def test_a_list_edited_in_the_cloud_changes_the_next_decision_without_restart(
+    lane_slice: Slice,
+) -> None:
+    lane = lane_slice.lane("north-in")
+    assert lane.barrier is not None
+    await lane.camera.push("浙C77777")
+    assert lane.barrier.opens == 0
+    site = await Site.get(code="north-campus")
+    tenant = await Tenant.get(code=lane_slice.document.tenant)
+    async with in_transaction():
+        await ListEntry.create(
+            tenant=tenant, site=site, plate="浙C77777", kind=wire.ListKind.whitelist
+        )
+        await publish(
+            site.id,
+            wire.Entity.list_entry,
+            "whitelist:浙C77777",
+            wire.ListEntry(plate="浙C77777", kind=wire.ListKind.whitelist),
+        )
+
+    async def opens_now() -> bool:
+        await lane.camera.push("浙C77777")
+        return lane.barrier is not None and lane.barrier.opens > 0
+
+    await eventually(opens_now, 5, "the whitelist entry took effect at the edge")
+
+
+async def test_with_the_cloud_away_the_edge_decides_and_every_record_arrives_once(
+    lane_slice: Slice,
+) -> None:
+    lane = lane_slice.lane("lot-in")
+    assert lane.barrier is not None
+    await lane_slice.cloud.stop()
+    plates = [f"粤B{n:05d}" for n in range(40)]
+    for plate in plates:
+        assert (await lane.camera.push(plate)).status == 200
+    await lane.barrier.wait_opens(len(plates), timeout_s=5)
+    assert await AccessRecord.all().count() == 0
+    await lane_slice.cloud.start()
+
+    async def all_arrived() -> bool:
+        return await AccessRecord.filter(lane="lot-in").count() >= len(plates)
+
+    await eventually(all_arrived, 40, "records sent after the cloud came back")
+    await asyncio.sleep(0.5)
+    rows = await AccessRecord.filter(lane="lot-in").values_list("plate", flat=True)
+    assert sorted(rows) == sorted(plates)
