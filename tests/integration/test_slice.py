@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import re
-import time
-import tomllib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +13,6 @@ from aiohttp import web
 from tortoise.transactions import in_transaction
 
 from cloud.access.models import AccessRecord, ListEntry
-from cloud.app import build_app
 from cloud.demo import populate
 from cloud.org.models import Tenant
 from cloud.settings import CloudSettings
@@ -27,42 +23,16 @@ from edge.settings import EdgeSettings
 from firmware_sim.site import SimulatedLane, SimulatedSite, start_site, stop_site
 from protocols import sync as wire
 from protocols.events import Reason, Verdict
-from protocols.settings import load_settings
 from protocols.site import SiteDocument
-from tests.conftest import REPO, free_port
+from tests.conftest import free_port
+from tests.support import CloudServer, demo_site_with_free_ports, eventually
 
 EDGE_ID, EDGE_KEY = "slice-edge", "slice-edge-key-123"
 
 
-def _site_document() -> SiteDocument:
-    text = (REPO / "config" / "demo-site.toml").read_text(encoding="utf-8")
-    text = re.sub(r"port = 150\d\d", lambda _: f"port = {free_port()}", text)
-    data = tomllib.loads(text)
-    return load_settings(SiteDocument, data, {}, "demo-site (test ports)")
-
-
-class Cloud:
-    """The cloud app on a fixed port that a test can stop and start again."""
-
-    def __init__(self, settings: CloudSettings, port: int) -> None:
-        self.settings = settings
-        self.port = port
-        self.runner: web.AppRunner | None = None
-
-    async def start(self) -> None:
-        self.runner = web.AppRunner(build_app(self.settings, manage_db=False))
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
-
-
 @dataclass
 class Slice:
-    cloud: Cloud
+    cloud: CloudServer
     site: SimulatedSite
     document: SiteDocument
 
@@ -70,22 +40,13 @@ class Slice:
         return next(lane for lane in self.site.lanes if lane.code == code)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> float:
-    started = time.monotonic()
-    while not await check():
-        if time.monotonic() - started > seconds:
-            raise AssertionError(f"{what}: not within {seconds} s")
-        await asyncio.sleep(0.05)
-    return time.monotonic() - started
-
-
 @pytest.fixture
 async def lane_slice(
     db: str, cloud_settings: CloudSettings, tmp_path: Path
 ) -> AsyncIterator[Slice]:
-    document = _site_document()
+    document = demo_site_with_free_ports()
     await populate(document, EDGE_ID, EDGE_KEY)
-    cloud = Cloud(cloud_settings, free_port())
+    cloud = CloudServer(cloud_settings)
     await cloud.start()
     edge_port = free_port()
     settings = EdgeSettings(

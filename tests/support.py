@@ -1,0 +1,64 @@
+"""Helpers for tests that run the real parts together: ports, a restartable cloud, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import tomllib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from cloud.app import build_app
+from cloud.settings import CloudSettings
+from protocols.settings import load_settings
+from protocols.site import SiteDocument
+from tests.conftest import REPO, free_port
+
+
+def demo_site_text_with_free_ports() -> str:
+    """The demo site document with every device port moved to a free one."""
+    text = (REPO / "config" / "demo-site.toml").read_text(encoding="utf-8")
+    return re.sub(r"port = 150\d\d", lambda _: f"port = {free_port()}", text)
+
+
+def demo_site_with_free_ports(path: Path | None = None) -> SiteDocument:
+    text = demo_site_text_with_free_ports()
+    if path is not None:
+        path.write_text(text, encoding="utf-8")
+    return load_settings(SiteDocument, tomllib.loads(text), {}, "demo-site (test ports)")
+
+
+class CloudServer:
+    """The cloud app on a fixed port that a test can stop and start again (database stays open)."""
+
+    def __init__(self, settings: CloudSettings, port: int | None = None) -> None:
+        self.settings = settings
+        self.port = port or free_port()
+        self.runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.runner = web.AppRunner(build_app(self.settings, manage_db=False))
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> float:
+    """Poll check until it holds; returns how long that took, fails naming what never happened."""
+    started = time.monotonic()
+    while not await check():
+        if time.monotonic() - started > seconds:
+            raise AssertionError(f"{what}: not within {seconds} s")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started
