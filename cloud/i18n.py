@@ -88,10 +88,7 @@ _ENTRIES: dict[str, tuple[str, str]] = {
     "filter.name_or_serial": ("名称或序列号", "name or serial"),
     "filter.name_or_plate": ("名称或车牌", "name or plate"),
     "filter.plate_prefix": ("车牌开头，如 京A", "plate starts with, e.g. 京A"),
-    "filter.plate_exact_or_prefix": (
-        "完整车牌精确匹配，部分车牌按开头匹配",
-        "a whole plate matches exactly, part of one as a prefix",
-    ),
+    "filter.plate_exact_or_prefix": ("完整车牌或开头，如 京A", "whole plate or start, e.g. 京A"),
     # errors
     "error.required": ("必填", "Required"),
     "error.invalid": ("格式不正确", "Not a valid value"),

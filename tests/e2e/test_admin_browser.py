@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from openpyxl import load_workbook
+from playwright.async_api import Page, async_playwright
 
 from cloud.app import build_app
 from cloud.settings import CloudSettings
 from protocols.events import Verdict
 from tests.conftest import REPO, TenantAdmin, free_port, make_tenant
 from tests.e2e.seed import add_records, make_place
-
-playwright_api = pytest.importorskip("playwright.async_api")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -56,8 +55,8 @@ async def base_url(db: str, cloud_settings: CloudSettings) -> AsyncIterator[str]
 
 
 @pytest.fixture
-async def page(base_url: str) -> AsyncIterator[playwright_api.Page]:
-    async with playwright_api.async_playwright() as driver:
+async def page(base_url: str) -> AsyncIterator[Page]:
+    async with async_playwright() as driver:
         browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = await browser.new_context(
             viewport={"width": 1360, "height": 860}, accept_downloads=True, locale="zh-CN"
@@ -88,7 +87,7 @@ async def _seed() -> TenantAdmin:
     return admin
 
 
-async def _sign_in(page: playwright_api.Page, base_url: str, admin: TenantAdmin) -> None:
+async def _sign_in(page: Page, base_url: str, admin: TenantAdmin) -> None:
     await page.goto(f"{base_url}/login")
     await page.fill("input[name=account]", admin.account)
     await page.fill("input[name=password]", admin.password)
@@ -96,14 +95,14 @@ async def _sign_in(page: playwright_api.Page, base_url: str, admin: TenantAdmin)
     await page.wait_for_url(f"{base_url}/")
 
 
-async def _shot(page: playwright_api.Page, name: str) -> Path:
+async def _shot(page: Page, name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
 
 
-async def test_sign_in_wrong_then_right(page: playwright_api.Page, base_url: str) -> None:
+async def test_sign_in_wrong_then_right(page: Page, base_url: str) -> None:
     admin = await _seed()
     await page.goto(f"{base_url}/login")
     await _shot(page, "login")
@@ -120,7 +119,7 @@ async def test_sign_in_wrong_then_right(page: playwright_api.Page, base_url: str
     await _shot(page, "home")
 
 
-async def test_records_filter_and_export(page: playwright_api.Page, base_url: str) -> None:
+async def test_records_filter_and_export(page: Page, base_url: str) -> None:
     admin = await _seed()
     await _sign_in(page, base_url, admin)
     await page.click("nav.sidebar a[href='/records']")
@@ -142,7 +141,7 @@ async def test_records_filter_and_export(page: playwright_api.Page, base_url: st
     assert [row[1] for row in values[1:]] == ["京A12345", "京A12345"]
 
 
-async def test_user_form_error_then_english(page: playwright_api.Page, base_url: str) -> None:
+async def test_user_form_error_then_english(page: Page, base_url: str) -> None:
     admin = await _seed()
     await _sign_in(page, base_url, admin)
     await page.click("nav.sidebar a[href='/users']")
