@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -20,6 +19,15 @@ from protocols.site import SiteDocument
 log = logging.getLogger(__name__)
 
 SYNC = web.AppKey("sync", SyncClient)
+
+
+async def cancel(task: asyncio.Task[None]) -> None:
+    """Cancel and wait; cancel again if a 3.11 wait_for race swallowed the first request."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=1.0)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s ended with an error", task.get_name(), exc_info=task.exception())
 
 
 def build_edge_app(
@@ -46,9 +54,7 @@ def build_edge_app(
             app[SYNC] = client
             task = asyncio.create_task(client.run(), name="sync")
             yield
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel(task)
 
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(lanes_ctx)

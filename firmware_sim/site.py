@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from dataclasses import dataclass, field
@@ -77,26 +76,40 @@ async def stop_site(simulated: SimulatedSite) -> None:
         await server.stop()
 
 
-async def traffic(simulated: SimulatedSite, interval_s: float, rng: random.Random) -> None:
+async def traffic(
+    simulated: SimulatedSite, interval_s: float, rng: random.Random, stop: asyncio.Event
+) -> None:
     """Plausible demo traffic: strangers and regulars arrive at entries, parked cars leave by exits."""
     inside: dict[str, list[tuple[str, PlateColor]]] = {}
-    while True:
-        await asyncio.sleep(interval_s)
-        lane = rng.choice(simulated.lanes)
-        parked = inside.setdefault(lane.site, [])
-        if lane.direction == Direction.exit and parked:
-            plate, color = parked.pop(rng.randrange(len(parked)))
-        else:
-            plate, color = random_plate(rng)
-            if lane.direction == Direction.entry:
-                parked.append((plate, color))
-                del parked[:-200]
-        confidence = rng.choice([97, 95, 93, 90, 88, 60])
-        try:
-            result = await lane.camera.push(plate, color, confidence)
-            log.info("%s %s -> %s", lane.code, plate, "open" if result.relay_opened else "shut")
-        except aiohttp.ClientError as exc:
-            log.warning("camera %s: edge not reachable: %s", lane.camera.serial, exc)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            await asyncio.wait([stopped], timeout=interval_s)
+            if stop.is_set() or not simulated.lanes:
+                return
+            await _one_car(simulated, inside, rng)
+    finally:
+        stopped.cancel()
+
+
+async def _one_car(
+    simulated: SimulatedSite, inside: dict[str, list[tuple[str, PlateColor]]], rng: random.Random
+) -> None:
+    lane = rng.choice(simulated.lanes)
+    parked = inside.setdefault(lane.site, [])
+    if lane.direction == Direction.exit and parked:
+        plate, color = parked.pop(rng.randrange(len(parked)))
+    else:
+        plate, color = random_plate(rng)
+        if lane.direction == Direction.entry:
+            parked.append((plate, color))
+            del parked[:-200]
+    confidence = rng.choice([97, 95, 93, 90, 88, 60])
+    try:
+        result = await lane.camera.push(plate, color, confidence)
+        log.info("%s %s -> %s", lane.code, plate, "open" if result.relay_opened else "shut")
+    except aiohttp.ClientError as exc:
+        log.warning("camera %s: edge not reachable: %s", lane.camera.serial, exc)
 
 
 async def run_site_simulators(
@@ -105,14 +118,9 @@ async def run_site_simulators(
     """Run every lane's barrier, display and camera until stop is set."""
     async with aiohttp.ClientSession() as session:
         simulated = await start_site(site, edge_url, session)
-        driver: asyncio.Task[None] | None = None
-        if traffic_interval_s:
-            driver = asyncio.create_task(traffic(simulated, traffic_interval_s, random.Random()))
         try:
+            if traffic_interval_s:
+                await traffic(simulated, traffic_interval_s, random.Random(), stop)
             await stop.wait()
         finally:
-            if driver is not None:
-                driver.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await driver
             await stop_site(simulated)

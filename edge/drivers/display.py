@@ -26,6 +26,7 @@ class Display:
         self._wake = asyncio.Event()
         self._sequence = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def show(self, frame: DisplayFrame) -> None:
         self._pending = frame
@@ -35,8 +36,10 @@ class Display:
         self._task = asyncio.create_task(self._run(), name=f"display {self.device.name}")
 
     async def stop(self) -> None:
+        # A flag, not cancel(): Python 3.11's wait_for inside pymodbus can swallow a cancel.
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self.device.close()
@@ -52,11 +55,11 @@ class Display:
         await self.device.call(request)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
             frame, self._pending = self._pending, None
-            if frame is None:
+            if frame is None or self._stopping:
                 continue
             try:
                 await self.write(frame)

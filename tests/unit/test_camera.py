@@ -89,8 +89,16 @@ def test_vzenith_fixture_placeholder_picture_is_named() -> None:
 
 @pytest.mark.parametrize(
     ("code", "color"),
-    [(0, "unknown"), (1, "blue"), (2, "yellow"), (3, "white"), (4, "black"), (5, "green"),
-     (6, "yellow_green"), (42, "unknown")],
+    [
+        (0, "unknown"),
+        (1, "blue"),
+        (2, "yellow"),
+        (3, "white"),
+        (4, "black"),
+        (5, "green"),
+        (6, "yellow_green"),
+        (42, "unknown"),
+    ],
 )
 def test_vzenith_colour_codes(code: int, color: str) -> None:
     read = parse_push(body(vzenith_fixture(colorType=code)), "application/json")
@@ -138,7 +146,10 @@ def test_simulator_body_parses_back() -> None:
     read = parse_push(body(data), "application/json")
     assert isinstance(read, PlateRead)
     assert (read.plate, read.color, read.confidence, read.camera_serial) == (
-        "京A1234警", PlateColor.white, 91, "SER-1"
+        "京A1234警",
+        PlateColor.white,
+        91,
+        "SER-1",
     )
 
 
@@ -182,8 +193,10 @@ def test_hikvision_multipart_fixture_keeps_the_scene_picture() -> None:
 
 
 def test_hikvision_heartbeat() -> None:
-    xml = (FIXTURES / "hikvision-anpr-event.xml").read_bytes().replace(
-        b"<eventType>ANPR</eventType>", b"<eventType>videoloss</eventType>"
+    xml = (
+        (FIXTURES / "hikvision-anpr-event.xml")
+        .read_bytes()
+        .replace(b"<eventType>ANPR</eventType>", b"<eventType>videoloss</eventType>")
     )
     beat = parse_push(xml, "application/xml")
     assert isinstance(beat, Heartbeat) and beat.camera_ip == "192.168.1.64"
@@ -201,8 +214,10 @@ ENTITY_BOMB = b"""<?xml version="1.0"?>
         (b"<EventNotificationAlert><eventType>ANPR", "not well-formed"),
         (b"<Other/>", "EventNotificationAlert"),
         (b"<EventNotificationAlert/>", "eventType"),
-        (b"<EventNotificationAlert><eventType>motion</eventType></EventNotificationAlert>",
-         "eventType"),
+        (
+            b"<EventNotificationAlert><eventType>motion</eventType></EventNotificationAlert>",
+            "eventType",
+        ),
         (
             b"<EventNotificationAlert><eventType>ANPR</eventType>"
             b"<dateTime>2025-11-21T12:40:00+08:00</dateTime><ANPR/></EventNotificationAlert>",
@@ -223,7 +238,7 @@ def test_hikvision_malformed_names_the_problem(raw: bytes, field: str) -> None:
 
 def test_hikvision_multipart_without_xml() -> None:
     raw = (
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"a\"\r\n"
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="a"\r\n'
         f"Content-Type: text/plain\r\n\r\nhello\r\n--{BOUNDARY}--\r\n"
     ).encode()
     with pytest.raises(BadPush, match="no XML part"):
