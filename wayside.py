@@ -160,6 +160,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     async def announce(stop: asyncio.Event) -> None:
         await asyncio.sleep(1.0)
         print(banner, flush=True)
+        await stop.wait()
 
     asyncio.run(
         _run_all(

@@ -6,19 +6,22 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
 
+from cloud import i18n
 from cloud.auth import Handler, Principal, principal_of, require
 from cloud.errors import Conflict, Invalid, NotFound
+from cloud.paging import Page, PageParams
 
 API_PREFIX = "/api/v1"
 OPENAPI_PATH = "/api/openapi.json"
 log = logging.getLogger(__name__)
 
 ApiHandler = Callable[..., Awaitable[Any]]
+B = TypeVar("B", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,20 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc if part != "__root__") or "(body)"
 
 
+def _error_entry(error: Any) -> dict[str, str]:
+    context = error.get("ctx") or {}
+    if error["type"] == "field_error" and "field" in context:
+        # A cross-field rule names the field it belongs to and a translation key for why.
+        return {
+            "field": str(context["field"]),
+            "message": i18n.t(str(context["key"]), "en"),
+            "type": "field_error",
+        }
+    return {"field": field_path(error["loc"]), "message": error["msg"], "type": error["type"]}
+
+
 def invalid_response(exc: ValidationError, *, where: str) -> web.Response:
-    errors = [
-        {"field": field_path(e["loc"]), "message": e["msg"], "type": e["type"]}
-        for e in exc.errors(include_url=False, include_context=False, include_input=False)
-    ]
+    errors = [_error_entry(e) for e in exc.errors(include_url=False, include_input=False)]
     first = errors[0]
     return web.json_response(
         {
@@ -109,10 +121,139 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         status = 422 if isinstance(exc, Invalid) else 409
         kind = "invalid" if isinstance(exc, Invalid) else "conflict"
+        reason = i18n.t(exc.message, "en")
         return web.json_response(
-            {"error": kind, "field": exc.field, "message": f"field '{exc.field}': {exc.message}"},
+            {"error": kind, "field": exc.field, "message": f"field '{exc.field}': {reason}"},
             status=status,
         )
+
+
+def part_of(query: BaseModel, model: type[B]) -> B:
+    """The fields of `model` out of a query that merges several models (filters + page)."""
+    return model.model_validate({name: getattr(query, name) for name in model.model_fields})
+
+
+def path_id(request: web.Request) -> int:
+    """The {id} of the path; a malformed one names no row, so it is a 404 like a foreign one."""
+    raw = request.match_info.get("id", "")
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound("row", raw)
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class Crud:
+    """The service functions of one entity; `routes()` declares its seven JSON endpoints."""
+
+    path: str
+    tag: str
+    view: str
+    edit: str
+    out: type[BaseModel]
+    create_body: type[BaseModel]
+    update_body: type[BaseModel]
+    filter: type[BaseModel]
+    list_page: Callable[[Principal, Any, PageParams], Awaitable[Page[Any]]]
+    get_one: Callable[[Principal, int], Awaitable[Any]]
+    create_one: Callable[[Principal, Any], Awaitable[Any]]
+    update_one: Callable[[Principal, int, Any], Awaitable[Any]]
+    set_enabled: Callable[[Principal, int, bool], Awaitable[Any]]
+    delete_one: Callable[[Principal, int], Awaitable[None]]
+
+    def routes(self) -> list[ApiRoute]:
+        noun = self.path.strip("/").replace("-", "_")
+        one = f"{self.path}/{{id}}"
+        query = create_model(f"{self.filter.__name__}Query", __base__=(self.filter, PageParams))
+
+        async def list_rows(principal: Principal, request: web.Request, query: Any) -> Any:
+            found = part_of(query, self.filter)
+            return await self.list_page(principal, found, part_of(query, PageParams))
+
+        async def get_row(principal: Principal, request: web.Request) -> Any:
+            return await self.get_one(principal, path_id(request))
+
+        async def create_row(principal: Principal, request: web.Request, body: Any) -> Any:
+            return await self.create_one(principal, body)
+
+        async def update_row(principal: Principal, request: web.Request, body: Any) -> Any:
+            return await self.update_one(principal, path_id(request), body)
+
+        async def enable_row(principal: Principal, request: web.Request) -> Any:
+            return await self.set_enabled(principal, path_id(request), True)
+
+        async def disable_row(principal: Principal, request: web.Request) -> Any:
+            return await self.set_enabled(principal, path_id(request), False)
+
+        async def delete_row(principal: Principal, request: web.Request) -> None:
+            await self.delete_one(principal, path_id(request))
+
+        for handler, verb in (
+            (list_rows, "list"),
+            (get_row, "get"),
+            (create_row, "create"),
+            (update_row, "update"),
+            (enable_row, "enable"),
+            (disable_row, "disable"),
+            (delete_row, "delete"),
+        ):
+            handler.__name__ = f"{verb}_{noun}"
+        tags = (self.tag,)
+        page = Page[self.out]  # type: ignore[name-defined]
+        return [
+            ApiRoute(
+                "GET",
+                self.path,
+                list_rows,
+                f"List {noun}",
+                self.view,
+                query=query,
+                response=page,
+                tags=tags,
+            ),
+            ApiRoute(
+                "GET", one, get_row, f"One of {noun}", self.view, response=self.out, tags=tags
+            ),
+            ApiRoute(
+                "POST",
+                self.path,
+                create_row,
+                f"Create in {noun}",
+                self.edit,
+                body=self.create_body,
+                response=self.out,
+                status=201,
+                tags=tags,
+            ),
+            ApiRoute(
+                "PUT",
+                one,
+                update_row,
+                f"Change one of {noun}",
+                self.edit,
+                body=self.update_body,
+                response=self.out,
+                tags=tags,
+            ),
+            ApiRoute(
+                "POST",
+                f"{one}/enable",
+                enable_row,
+                f"Enable one of {noun}",
+                self.edit,
+                response=self.out,
+                tags=tags,
+            ),
+            ApiRoute(
+                "POST",
+                f"{one}/disable",
+                disable_row,
+                f"Disable one of {noun}",
+                self.edit,
+                response=self.out,
+                tags=tags,
+            ),
+            ApiRoute("DELETE", one, delete_row, f"Delete one of {noun}", self.edit, tags=tags),
+        ]
 
 
 ROUTES_KEY = web.AppKey("api_routes", list[ApiRoute])
@@ -218,6 +359,3 @@ def setup_openapi(app: web.Application) -> None:
         return web.json_response(openapi_document(request.app.get(ROUTES_KEY, [])))
 
     app.router.add_get(OPENAPI_PATH, openapi)
-
-
-__all__ = ["API_PREFIX", "ApiRoute", "Principal", "mount", "setup_openapi"]

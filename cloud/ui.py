@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import Enum
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -21,13 +21,12 @@ import jinja2
 from aiohttp import web
 from openpyxl import Workbook
 from pydantic import BaseModel, ValidationError
-from pydantic import Field as PydanticField
 from tortoise.models import Model
-from tortoise.queryset import QuerySet
 
 from cloud import i18n
 from cloud.auth import PRELOGIN_CSRF_COOKIE, SETTINGS_KEY, Principal, current, principal_of, require
 from cloud.errors import Conflict, Invalid, NotFound, ServiceError
+from cloud.paging import EXPORT_BATCH, Page, PageParams
 
 DASHBOARDS = Path(__file__).resolve().parents[1] / "dashboards"
 TEMPLATES_DIR = DASHBOARDS / "templates"
@@ -35,77 +34,9 @@ STATIC_DIR = DASHBOARDS / "static"
 LANG_COOKIE = "wayside_lang"
 FLASH_COOKIE = "wayside_flash"
 PAGE_SIZES = (10, 20, 50, 100)
-EXPORT_BATCH = 1000
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
-
-# --- pages of rows (shared with the JSON API) -------------------------------------------------
-
-
-class PageParams(BaseModel):
-    """Which page of a list, and in which order; `sort` must be one the list allows."""
-
-    page: int = PydanticField(default=1, ge=1)
-    page_size: int = PydanticField(default=20, ge=1, le=EXPORT_BATCH)
-    sort: str = ""
-    desc: bool = False
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a list; `total_capped` means there are at least `total` rows (counting stopped)."""
-
-    items: list[T]
-    total: int
-    page: int
-    page_size: int
-    total_capped: bool = False
-
-
-async def capped_count(query: QuerySet[M], cap: int) -> tuple[int, bool]:
-    """Count at most cap+1 rows through a LIMITed subquery, so a huge table answers fast."""
-    ids = query.limit(cap + 1).values_list("id", flat=True)
-    # Tortoise has no public "count of a limited query"; build its SQL and wrap it.
-    ids._choose_db_if_not_chosen()
-    ids._make_query()
-    sql, params = ids.query.get_parameterized_sql()
-    rows = await ids._db.execute_query_dict(f"SELECT COUNT(*) AS n FROM ({sql}) AS capped", params)
-    counted = int(rows[0]["n"])
-    return (cap, True) if counted > cap else (counted, False)
-
-
-async def paginate(
-    query: QuerySet[M],
-    params: PageParams,
-    *,
-    sorts: Mapping[str, str],
-    default_sort: str,
-    convert: Callable[[M], T],
-    related: Sequence[str] = (),
-    count_cap: int | None = None,
-) -> Page[T]:
-    """Order by a whitelisted key (unknown keys fall back to the default), count, and slice one page."""
-    if count_cap is None:
-        total, capped = await query.count(), False
-    else:
-        total, capped = await capped_count(query, count_cap)
-    if params.sort in sorts:
-        column = sorts[params.sort]
-        order = [f"-{column}" if params.desc else column, "-id" if params.desc else "id"]
-    else:
-        order = [default_sort, "-id" if default_sort.startswith("-") else "id"]
-    offset = (params.page - 1) * params.page_size
-    if related:
-        query = query.select_related(*related)
-    rows = await query.order_by(*order).offset(offset).limit(params.page_size)
-    return Page(
-        items=[convert(row) for row in rows],
-        total=total,
-        page=params.page,
-        page_size=params.page_size,
-        total_capped=capped,
-    )
-
 
 # --- layout: language, menu, flash, rendering -------------------------------------------------
 
@@ -951,11 +882,8 @@ __all__ = [
     "Crud",
     "Filter",
     "FormField",
-    "Page",
-    "PageParams",
     "Resource",
     "mount",
-    "paginate",
     "render",
     "setup",
 ]

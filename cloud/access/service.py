@@ -38,9 +38,9 @@ from cloud.org.service import (
     set_enabled_row,
     update_row,
 )
+from cloud.paging import Page, PageParams, paginate
 from cloud.sites.models import Gate, Lane, Site
 from cloud.state import publish
-from cloud.ui import Page, PageParams, paginate
 from protocols.events import Verdict
 from protocols.plates import is_valid_plate, normalize_plate
 from protocols.sync import AccessRule as WireRule

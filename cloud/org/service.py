@@ -34,8 +34,8 @@ from cloud.org.schemas import (
     UserOut,
     UserUpdate,
 )
+from cloud.paging import Page, PageParams, paginate
 from cloud.passwords import hash_password
-from cloud.ui import Page, PageParams, paginate
 
 M = TypeVar("M", bound=Model)
 SECRET = "***"

@@ -17,6 +17,7 @@ from cloud.org.service import (
     set_enabled_row,
     update_row,
 )
+from cloud.paging import Page, PageParams, paginate
 from cloud.sites.models import Device, Gate, Lane, Site
 from cloud.sites.schemas import (
     DeviceFilter,
@@ -33,7 +34,6 @@ from cloud.sites.schemas import (
     SiteOut,
 )
 from cloud.state import publish
-from cloud.ui import Page, PageParams, paginate
 from protocols.site import default_action_for
 from protocols.sync import Entity, LanePolicy
 

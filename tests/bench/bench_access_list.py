@@ -113,7 +113,7 @@ async def run() -> dict[str, float]:
     base = f"http://127.0.0.1:{port}"
     rng = random.Random(7)
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             resp = await session.post(
                 f"{base}/api/v1/auth/login",
                 json={"account": "bench-admin", "password": "bench-password"},

@@ -44,6 +44,7 @@ class EdgeProcess:
             "WAYSIDE_EDGE_EDGE_KEY": EDGE_KEY,
         }
         self.process: asyncio.subprocess.Process | None = None
+        self.log = tmp_path / "edge.log"
 
     @property
     def url(self) -> str:
@@ -57,7 +58,7 @@ class EdgeProcess:
             cwd=REPO,
             env=self.env,
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=self.log.open("ab"),
         )
 
         async def healthy() -> bool:
@@ -120,9 +121,11 @@ async def test_kill_9_at_random_instants_loses_and_duplicates_nothing(
                 await edge.kill()
                 await asyncio.gather(*drivers)
             await edge.start(session)
-            await eventually(
-                lambda: _drained(edge, session), 60, "edge outbox drained to the cloud"
-            )
+            try:
+                await eventually(lambda: _drained(edge, session), 60, "edge outbox drained")
+            except AssertionError as exc:
+                tail = edge.log.read_text(encoding="utf-8", errors="replace")[-3000:]
+                raise AssertionError(f"{exc}\n--- edge log ---\n{tail}") from None
             await edge.stop()
         finally:
             if edge.process is not None and edge.process.returncode is None:

@@ -61,7 +61,7 @@ async def test_the_demo_runs_records_traffic_and_stops_cleanly(tmp_path: Path) -
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             await _wait_for(f"http://127.0.0.1:{cloud_port}/healthz", session, 60)
             await _wait_for(f"http://127.0.0.1:{edge_port}/healthz", session, 30)
             login = await session.post(
