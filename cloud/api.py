@@ -317,7 +317,7 @@ def openapi_document(routes: list[ApiRoute]) -> dict[str, Any]:
                         "name": name,
                         "in": "query",
                         "required": info.is_required(),
-                        "schema": TypeAdapter(info.annotation or str).json_schema(),
+                        "schema": _schema_ref(info.annotation or str, components),
                         "description": info.description or "",
                     }
                 )
