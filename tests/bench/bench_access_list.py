@@ -132,15 +132,21 @@ async def run() -> dict[str, float]:
                         "page": "1",
                     }
                 )
+            prefixes = [
+                {"plate": f"京A{rng.randrange(PLATES // 100):03d}", "page": "1"}
+                for _ in range(SAMPLES)
+            ]
             # One warm-up pass each, as an admin's second look at the page would be.
             await _time_requests(session, base, plates[:20])
             plate_p95 = await _time_requests(session, base, plates)
             range_p95 = await _time_requests(session, base, ranges)
+            prefix_p95 = await _time_requests(session, base, prefixes)
     finally:
         await runner.cleanup()
     return {
         "access_list_plate_p95_ms": round(plate_p95, 2),
         "access_list_range_p95_ms": round(range_p95, 2),
+        "access_list_plate_prefix_p95_ms": round(prefix_p95, 2),
     }
 
 
