@@ -17,8 +17,8 @@ from cloud.access.schemas import (
 )
 from cloud.auth import Principal
 from cloud.errors import Conflict, Invalid, NotFound
+from cloud.paging import PageParams
 from cloud.sites.models import StateChange
-from cloud.ui import PageParams
 from protocols.events import Verdict
 from protocols.sync import ListKind
 from tests.conftest import make_tenant

@@ -19,8 +19,8 @@ from cloud.org.schemas import (
     UserFilter,
     UserUpdate,
 )
+from cloud.paging import PageParams
 from cloud.passwords import verify_password
-from cloud.ui import PageParams
 from tests.conftest import make_tenant
 from tests.e2e.seed import principal_of_user
 

@@ -7,10 +7,10 @@ import pytest
 from cloud.auth import Principal
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.models import AuditLog
+from cloud.paging import PageParams
 from cloud.sites import service
 from cloud.sites.models import DeviceKind, Site, StateChange
 from cloud.sites.schemas import DeviceIn, GateIn, LaneFilter, LaneIn, SiteFilter, SiteIn
-from cloud.ui import PageParams
 from protocols.site import DefaultAction, Direction, SiteKind
 from tests.conftest import make_tenant
 from tests.e2e.seed import principal_of_user

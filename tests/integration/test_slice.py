@@ -10,18 +10,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from tortoise.transactions import in_transaction
 
-from cloud.access.models import AccessRecord, ListEntry
-from cloud.demo import populate
-from cloud.org.models import Tenant
+from cloud.access.models import AccessRecord
+from cloud.demo import DEMO_ACCOUNT, DEMO_PASSWORD, populate
 from cloud.settings import CloudSettings
-from cloud.sites.models import Site
-from cloud.state import publish
+from cloud.sites.models import Lane, Site
 from edge.agent import build_edge_app
 from edge.settings import EdgeSettings
 from firmware_sim.site import SimulatedLane, SimulatedSite, start_site, stop_site
-from protocols import sync as wire
 from protocols.events import Reason, Verdict
 from protocols.site import SiteDocument
 from tests.conftest import free_port
@@ -130,6 +126,16 @@ async def test_a_camera_relay_lane_opens_through_the_reply(lane_slice: Slice) ->
     assert refused.body["Response_AlarmInfoPlate"]["info"] == "no"
 
 
+async def _admin_api(cloud: CloudServer) -> tuple[aiohttp.ClientSession, dict[str, str]]:
+    """A signed-in JSON API session of the demo administrator."""
+    session = aiohttp.ClientSession(base_url=cloud.url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+    resp = await session.post(
+        "/api/v1/auth/login", json={"account": DEMO_ACCOUNT, "password": DEMO_PASSWORD}
+    )
+    assert resp.status == 200, await resp.text()
+    return session, {"X-CSRF-Token": (await resp.json())["csrf_token"]}
+
+
 async def test_a_list_edited_in_the_cloud_changes_the_next_decision_without_restart(
     lane_slice: Slice,
 ) -> None:
@@ -138,23 +144,45 @@ async def test_a_list_edited_in_the_cloud_changes_the_next_decision_without_rest
     await lane.camera.push("浙C77777")
     assert lane.barrier.opens == 0
     site = await Site.get(code="north-campus")
-    tenant = await Tenant.get(code=lane_slice.document.tenant)
-    async with in_transaction():
-        await ListEntry.create(
-            tenant=tenant, site=site, plate="浙C77777", kind=wire.ListKind.whitelist
+    session, csrf = await _admin_api(lane_slice.cloud)
+    async with session:
+        resp = await session.post(
+            "/api/v1/list-entries",
+            json={"site_id": site.id, "plate": "浙C77777", "kind": "whitelist"},
+            headers=csrf,
         )
-        await publish(
-            site.id,
-            wire.Entity.list_entry,
-            "whitelist:浙C77777",
-            wire.ListEntry(plate="浙C77777", kind=wire.ListKind.whitelist),
-        )
+        assert resp.status == 201, await resp.text()
 
     async def opens_now() -> bool:
         await lane.camera.push("浙C77777")
         return lane.barrier is not None and lane.barrier.opens > 0
 
-    await eventually(opens_now, 5, "the whitelist entry took effect at the edge")
+    took = await eventually(opens_now, 5, "the whitelist entry took effect at the edge")
+    assert took < 2.0
+
+
+async def test_a_lane_disabled_in_the_cloud_refuses_even_whitelisted_plates(
+    lane_slice: Slice,
+) -> None:
+    lane = lane_slice.lane("lot-in")
+    assert lane.barrier is not None
+    row = await Lane.get(code="lot-in")
+    session, csrf = await _admin_api(lane_slice.cloud)
+    async with session:
+        resp = await session.post(f"/api/v1/lanes/{row.id}/disable", headers=csrf)
+        assert resp.status == 200, await resp.text()
+
+    async def refused_now() -> bool:
+        before = lane.barrier.opens if lane.barrier else 0
+        await lane.camera.push("京A12345")
+        return lane.barrier is not None and lane.barrier.opens == before
+
+    await eventually(refused_now, 5, "the disabled lane refuses")
+    await eventually(
+        lambda: AccessRecord.filter(lane="lot-in", reason=Reason.lane_disabled).exists(),
+        3,
+        "the refusal reached the cloud",
+    )
 
 
 async def test_with_the_cloud_away_the_edge_decides_and_every_record_arrives_once(

@@ -76,20 +76,3 @@ def test_the_command_stops_with_one_clear_line_on_a_bad_setting(tmp_path: Path) 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "'port'" in lines[0] and "greater than or equal to 1" in lines[0]
-
-
-@pytest.mark.parametrize(
-    "command", [[], ["cloud"], ["edge"], ["sim"], ["demo"], ["db", "upgrade"], ["user", "create"]]
-)
-def test_every_command_explains_itself(command: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, str(REPO / "wayside.py"), *command, "--help"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0
-    assert "usage: wayside" in result.stdout
-    assert "--config" in result.stdout or "COMMAND" in result.stdout or "--site" in result.stdout
