@@ -86,15 +86,21 @@ class SyncClient:
 
     async def push_forever(self) -> None:
         backoff = Backoff(*self._backoff)
+        batch: PushRequest | None = None
         while True:
-            # Cleared before reading, so a commit landing meanwhile still wakes the next wait.
-            self._store.committed.clear()
-            events = await self._store.pending(MAX_BATCH_EVENTS, MAX_BATCH_BYTES)
-            if not events:
-                await self._store.committed.wait()
-                continue
-            if await self.push_once(PushRequest(events=events)):
+            if batch is None:
+                # Cleared before reading, so a commit landing meanwhile still wakes the wait.
+                self._store.committed.clear()
+                events = await self._store.pending(MAX_BATCH_EVENTS, MAX_BATCH_BYTES)
+                if not events:
+                    await self._store.committed.wait()
+                    continue
+                batch = PushRequest(events=events)
+            # A failed batch is resent as it was: rebuilding 500 events on every retry during
+            # an outage would steal the event loop from the lanes.
+            if await self.push_once(batch):
                 backoff.reset()
+                batch = None
             else:
                 await backoff.sleep()
 

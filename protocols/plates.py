@@ -104,7 +104,8 @@ _COLOR_NAMES: dict[str, PlateColor] = {
 def normalize_plate(raw: str) -> str:
     """The plate as stored: full-width folded, upper case, no separators; "" for no plate."""
     folded = unicodedata.normalize("NFKC", raw).upper()
-    plate = _SEPARATORS.sub("", folded)
+    # Recompose last: dropping a separator can leave a combining mark next to a letter.
+    plate = unicodedata.normalize("NFC", _SEPARATORS.sub("", folded))
     return "" if plate in NO_PLATE_MARKERS else plate
 
 

@@ -69,9 +69,8 @@ class ModbusDevice:
         try:
             if not self._client.connected and not await self._client.connect():
                 raise DeviceUnreachable(f"{self.name}: {self._where()} is not reachable")
-            response = await asyncio.wait_for(
-                request(self._client, self.endpoint.unit), self.timeout_s
-            )
+            # pymodbus bounds connect and reply by `timeout`; no extra wait_for task per call.
+            response = await request(self._client, self.endpoint.unit)
         except (TimeoutError, OSError, ModbusException) as exc:
             raise DeviceUnreachable(f"{self.name}: {self._where()}: {exc}") from exc
         if response.isError():
