@@ -130,12 +130,11 @@ def cmd_sim(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from edge.agent import run_edge
-    from firmware_sim.site import run_site_simulators
-
     from cloud.db import upgrade
     from cloud.demo import DEMO_ACCOUNT, DEMO_PASSWORD, seed_demo
+    from edge.agent import run_edge
     from edge.settings import load_edge_settings
+    from firmware_sim.site import run_site_simulators
 
     cloud_settings = _cloud_settings(args)
     edge_settings = load_edge_settings(Path(args.edge_config), os.environ)

@@ -13,8 +13,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
 
 from cloud import i18n
 from cloud.auth import Handler, Principal, principal_of, require
+from cloud.crud import Crud, Page, PageParams
 from cloud.errors import Conflict, Invalid, NotFound
-from cloud.paging import Page, PageParams
 
 API_PREFIX = "/api/v1"
 OPENAPI_PATH = "/api/openapi.json"
@@ -141,119 +141,113 @@ def path_id(request: web.Request) -> int:
     return int(raw)
 
 
-@dataclass(frozen=True)
-class Crud:
-    """The service functions of one entity; `routes()` declares its seven JSON endpoints."""
+def crud_routes(
+    path: str,
+    tag: str,
+    permissions: tuple[str, str],
+    crud: Crud,
+    out: type[BaseModel],
+    filter_model: type[BaseModel],
+    create_body: type[BaseModel] | None = None,
+    update_body: type[BaseModel] | None = None,
+) -> list[ApiRoute]:
+    """The JSON endpoints of one entity: list, and whichever of get, create, update, enable,
+    disable and delete its service offers; permissions are (view, edit)."""
+    view, edit = permissions
+    noun = path.strip("/").replace("-", "_")
+    one = f"{path}/{{id}}"
+    tags = (tag,)
+    query = create_model(f"{filter_model.__name__}Query", __base__=(filter_model, PageParams))
 
-    path: str
-    tag: str
-    view: str
-    edit: str
-    out: type[BaseModel]
-    create_body: type[BaseModel]
-    update_body: type[BaseModel]
-    filter: type[BaseModel]
-    list_page: Callable[[Principal, Any, PageParams], Awaitable[Page[Any]]]
-    get_one: Callable[[Principal, int], Awaitable[Any]]
-    create_one: Callable[[Principal, Any], Awaitable[Any]]
-    update_one: Callable[[Principal, int, Any], Awaitable[Any]]
-    set_enabled: Callable[[Principal, int, bool], Awaitable[Any]]
-    delete_one: Callable[[Principal, int], Awaitable[None]]
+    async def list_rows(principal: Principal, request: web.Request, query: Any) -> Any:
+        return await crud.list(principal, part_of(query, filter_model), part_of(query, PageParams))
 
-    def routes(self) -> list[ApiRoute]:
-        noun = self.path.strip("/").replace("-", "_")
-        one = f"{self.path}/{{id}}"
-        query = create_model(f"{self.filter.__name__}Query", __base__=(self.filter, PageParams))
-
-        async def list_rows(principal: Principal, request: web.Request, query: Any) -> Any:
-            found = part_of(query, self.filter)
-            return await self.list_page(principal, found, part_of(query, PageParams))
+    list_rows.__name__ = f"list_{noun}"
+    page: Any = Page[out]  # type: ignore[valid-type]  # a page of this entity's schema
+    routes = [
+        ApiRoute(
+            "GET", path, list_rows, f"List {noun}", view, query=query, response=page, tags=tags
+        )
+    ]
+    if crud.get is not None:
+        get = crud.get
 
         async def get_row(principal: Principal, request: web.Request) -> Any:
-            return await self.get_one(principal, path_id(request))
+            return await get(principal, path_id(request))
+
+        get_row.__name__ = f"get_{noun}"
+        routes.append(
+            ApiRoute("GET", one, get_row, f"One of {noun}", view, response=out, tags=tags)
+        )
+    if crud.create is not None and create_body is not None:
+        create = crud.create
 
         async def create_row(principal: Principal, request: web.Request, body: Any) -> Any:
-            return await self.create_one(principal, body)
+            return await create(principal, body)
 
-        async def update_row(principal: Principal, request: web.Request, body: Any) -> Any:
-            return await self.update_one(principal, path_id(request), body)
-
-        async def enable_row(principal: Principal, request: web.Request) -> Any:
-            return await self.set_enabled(principal, path_id(request), True)
-
-        async def disable_row(principal: Principal, request: web.Request) -> Any:
-            return await self.set_enabled(principal, path_id(request), False)
-
-        async def delete_row(principal: Principal, request: web.Request) -> None:
-            await self.delete_one(principal, path_id(request))
-
-        for handler, verb in (
-            (list_rows, "list"),
-            (get_row, "get"),
-            (create_row, "create"),
-            (update_row, "update"),
-            (enable_row, "enable"),
-            (disable_row, "disable"),
-            (delete_row, "delete"),
-        ):
-            handler.__name__ = f"{verb}_{noun}"
-        tags = (self.tag,)
-        page = Page[self.out]  # type: ignore[name-defined]
-        return [
-            ApiRoute(
-                "GET",
-                self.path,
-                list_rows,
-                f"List {noun}",
-                self.view,
-                query=query,
-                response=page,
-                tags=tags,
-            ),
-            ApiRoute(
-                "GET", one, get_row, f"One of {noun}", self.view, response=self.out, tags=tags
-            ),
+        create_row.__name__ = f"create_{noun}"
+        routes.append(
             ApiRoute(
                 "POST",
-                self.path,
+                path,
                 create_row,
                 f"Create in {noun}",
-                self.edit,
-                body=self.create_body,
-                response=self.out,
+                edit,
+                body=create_body,
+                response=out,
                 status=201,
                 tags=tags,
-            ),
+            )
+        )
+    if crud.update is not None and update_body is not None:
+        update = crud.update
+
+        async def update_row(principal: Principal, request: web.Request, body: Any) -> Any:
+            return await update(principal, path_id(request), body)
+
+        update_row.__name__ = f"update_{noun}"
+        routes.append(
             ApiRoute(
                 "PUT",
                 one,
                 update_row,
                 f"Change one of {noun}",
-                self.edit,
-                body=self.update_body,
-                response=self.out,
+                edit,
+                body=update_body,
+                response=out,
                 tags=tags,
-            ),
-            ApiRoute(
-                "POST",
-                f"{one}/enable",
-                enable_row,
-                f"Enable one of {noun}",
-                self.edit,
-                response=self.out,
-                tags=tags,
-            ),
-            ApiRoute(
-                "POST",
-                f"{one}/disable",
-                disable_row,
-                f"Disable one of {noun}",
-                self.edit,
-                response=self.out,
-                tags=tags,
-            ),
-            ApiRoute("DELETE", one, delete_row, f"Delete one of {noun}", self.edit, tags=tags),
-        ]
+            )
+        )
+    if crud.set_enabled is not None:
+        set_enabled = crud.set_enabled
+        for verb, enabled in (("enable", True), ("disable", False)):
+
+            async def toggle(
+                principal: Principal, request: web.Request, enabled: bool = enabled
+            ) -> Any:
+                return await set_enabled(principal, path_id(request), enabled)
+
+            toggle.__name__ = f"{verb}_{noun}"
+            routes.append(
+                ApiRoute(
+                    "POST",
+                    f"{one}/{verb}",
+                    toggle,
+                    f"{verb.title()} one of {noun}",
+                    edit,
+                    response=out,
+                    tags=tags,
+                )
+            )
+    if crud.delete is not None:
+        delete = crud.delete
+
+        async def delete_row(principal: Principal, request: web.Request) -> None:
+            await delete(principal, path_id(request))
+
+        delete_row.__name__ = f"delete_{noun}"
+        routes.append(ApiRoute("DELETE", one, delete_row, f"Delete one of {noun}", edit, tags=tags))
+    return routes
 
 
 ROUTES_KEY = web.AppKey("api_routes", list[ApiRoute])

@@ -1,14 +1,19 @@
-"""Pages of rows for lists in services, pages and the JSON API: params, one page, capped counts."""
+"""What services offer pages and the JSON API alike: pages of rows, capped counts, and each
+entity's row operations as one bundle (`Crud`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
+
+if TYPE_CHECKING:
+    from cloud.auth import Principal
 
 # The largest page, and the batch in which exports walk a list.
 EXPORT_BATCH = 1000
@@ -79,3 +84,15 @@ async def paginate(
         page_size=params.page_size,
         total_capped=capped,
     )
+
+
+@dataclass(frozen=True)
+class Crud:
+    """What a resource can do, as service calls; None hides the action."""
+
+    list: Callable[[Principal, Any, PageParams], Awaitable[Page[Any]]]
+    get: Callable[[Principal, int], Awaitable[Any]] | None = None
+    create: Callable[[Principal, Any], Awaitable[Any]] | None = None
+    update: Callable[[Principal, int, Any], Awaitable[Any]] | None = None
+    set_enabled: Callable[[Principal, int, bool], Awaitable[Any]] | None = None
+    delete: Callable[[Principal, int], Awaitable[None]] | None = None

@@ -25,8 +25,8 @@ from tortoise.models import Model
 
 from cloud import i18n
 from cloud.auth import PRELOGIN_CSRF_COOKIE, SETTINGS_KEY, Principal, current, principal_of, require
+from cloud.crud import EXPORT_BATCH, Crud, PageParams
 from cloud.errors import Conflict, Invalid, NotFound, ServiceError
-from cloud.paging import EXPORT_BATCH, Page, PageParams
 
 DASHBOARDS = Path(__file__).resolve().parents[1] / "dashboards"
 TEMPLATES_DIR = DASHBOARDS / "templates"
@@ -286,18 +286,6 @@ class FormField:
     required: bool = False  # marks the label; the schema decides
     help: str = ""
     on: Literal["both", "create", "update"] = "both"
-
-
-@dataclass(frozen=True)
-class Crud:
-    """What a resource can do, as service calls; None hides the action."""
-
-    list: Callable[[Principal, Any, PageParams], Awaitable[Page[Any]]]
-    get: Callable[[Principal, int], Awaitable[Any]] | None = None
-    create: Callable[[Principal, Any], Awaitable[Any]] | None = None
-    update: Callable[[Principal, int, Any], Awaitable[Any]] | None = None
-    set_enabled: Callable[[Principal, int, bool], Awaitable[Any]] | None = None
-    delete: Callable[[Principal, int], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from cloud.access.schemas import (
 )
 from cloud.auth import principal_of, require
 from cloud.sites.service import site_choices
-from cloud.ui import Column, Crud, Filter, FormField, MenuItem, Resource
+from cloud.ui import Column, Filter, FormField, MenuItem, Resource
 from protocols.events import Verdict
 from protocols.sync import ListKind
 
@@ -70,14 +70,7 @@ LISTS_PAGE = Resource(
         FormField("valid_until", "field.valid_until", "datetime"),
         FormField("note", "field.note", "textarea"),
     ),
-    crud=Crud(
-        list=service.list_entries,
-        get=service.get_entry,
-        create=service.create_entry,
-        update=service.update_entry,
-        set_enabled=service.set_entry_enabled,
-        delete=service.delete_entry,
-    ),
+    crud=service.LIST_ENTRIES,
     label_of=lambda e: e.plate,
 )
 
@@ -121,14 +114,7 @@ RULES_PAGE = Resource(
         FormField("valid_from", "field.valid_from", "datetime"),
         FormField("valid_until", "field.valid_until", "datetime"),
     ),
-    crud=Crud(
-        list=service.list_rules,
-        get=service.get_rule,
-        create=service.create_rule,
-        update=service.update_rule,
-        set_enabled=service.set_rule_enabled,
-        delete=service.delete_rule,
-    ),
+    crud=service.ACCESS_RULES,
     label_of=lambda r: r.name,
 )
 
@@ -161,7 +147,7 @@ RECORDS_PAGE = Resource(
         Filter("occurred_from", "field.from", "datetime"),
         Filter("occurred_to", "field.to", "datetime"),
     ),
-    crud=Crud(list=service.list_records),
+    crud=service.ACCESS_RECORDS,
 )
 
 RESOURCES = (RECORDS_PAGE, LISTS_PAGE, RULES_PAGE)

@@ -26,6 +26,7 @@ from cloud.access.schemas import (
     SiteCount,
 )
 from cloud.auth import Principal
+from cloud.crud import Crud, Page, PageParams, paginate
 from cloud.db import is_postgres
 from cloud.errors import Invalid
 from cloud.org.service import (
@@ -38,7 +39,6 @@ from cloud.org.service import (
     set_enabled_row,
     update_row,
 )
-from cloud.paging import Page, PageParams, paginate
 from cloud.sites.models import Gate, Lane, Site
 from cloud.state import publish
 from protocols.events import Verdict
@@ -389,3 +389,24 @@ async def dashboard(
     return Dashboard(
         today_open=trend[-1].open, today_deny=trend[-1].deny, by_site=by_site, trend=trend
     )
+
+
+# --- each entity's operations, for the admin pages and the JSON API alike ----------------------
+
+LIST_ENTRIES = Crud(
+    list=list_entries,
+    get=get_entry,
+    create=create_entry,
+    update=update_entry,
+    set_enabled=set_entry_enabled,
+    delete=delete_entry,
+)
+ACCESS_RULES = Crud(
+    list=list_rules,
+    get=get_rule,
+    create=create_rule,
+    update=update_rule,
+    set_enabled=set_rule_enabled,
+    delete=delete_rule,
+)
+ACCESS_RECORDS = Crud(list=list_records)

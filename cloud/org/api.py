@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from cloud.api import ApiRoute, Crud, invalid_response, part_of
+from cloud.api import ApiRoute, crud_routes, invalid_response
 from cloud.auth import (
     API_LOGIN_PATH,
     SESSION_COOKIE,
@@ -18,7 +18,6 @@ from cloud.auth import (
 )
 from cloud.org import schemas
 from cloud.org import service as svc
-from cloud.paging import Page, PageParams
 
 
 class MeOut(BaseModel):
@@ -30,10 +29,6 @@ class MeOut(BaseModel):
     permissions: list[str]
     language: str
     csrf_token: str = Field(description="send it back as X-CSRF-Token on every write")
-
-
-class AuditQuery(schemas.AuditFilter, PageParams):
-    """Filters of the audit log plus which page."""
 
 
 class LoginIn(BaseModel):
@@ -98,38 +93,11 @@ ROUTES: list[ApiRoute] = [
 ]
 
 
-async def list_audit(
-    principal: Principal, request: web.Request, query: AuditQuery
-) -> Page[schemas.AuditOut]:
-    return await svc.list_audit(
-        principal, part_of(query, schemas.AuditFilter), part_of(query, PageParams)
-    )
-
-
+USERS = ("users.view", "users.edit")
 ROUTES += [
-    *Crud(
-        "/users", "org", "users.view", "users.edit", schemas.UserOut, schemas.UserCreate,
-        schemas.UserUpdate, schemas.UserFilter, svc.list_users, svc.get_user, svc.create_user,
-        svc.update_user, svc.set_user_enabled, svc.delete_user,
-    ).routes(),
-    *Crud(
-        "/roles", "org", "roles.edit", "roles.edit", schemas.RoleOut, schemas.RoleIn,
-        schemas.RoleIn, schemas.NameFilter, svc.list_roles, svc.get_role, svc.create_role,
-        svc.update_role, svc.set_role_enabled, svc.delete_role,
-    ).routes(),
-    *Crud(
-        "/departments", "org", "users.view", "users.edit", schemas.DepartmentOut,
-        schemas.DepartmentIn, schemas.DepartmentIn, schemas.NameFilter, svc.list_departments,
-        svc.get_department, svc.create_department, svc.update_department,
-        svc.set_department_enabled, svc.delete_department,
-    ).routes(),
-    *Crud(
-        "/positions", "org", "users.view", "users.edit", schemas.PositionOut, schemas.PositionIn,
-        schemas.PositionIn, schemas.NameFilter, svc.list_positions, svc.get_position,
-        svc.create_position, svc.update_position, svc.set_position_enabled, svc.delete_position,
-    ).routes(),
-    ApiRoute(
-        "GET", "/audit-log", list_audit, "Who changed what, newest first", "audit.view",
-        query=AuditQuery, response=Page[schemas.AuditOut], tags=("org",),
-    ),
+    *crud_routes("/users", "org", USERS, svc.USERS, schemas.UserOut, schemas.UserFilter, schemas.UserCreate, schemas.UserUpdate),
+    *crud_routes("/roles", "org", ("roles.edit", "roles.edit"), svc.ROLES, schemas.RoleOut, schemas.NameFilter, schemas.RoleIn, schemas.RoleIn),
+    *crud_routes("/departments", "org", USERS, svc.DEPARTMENTS, schemas.DepartmentOut, schemas.NameFilter, schemas.DepartmentIn, schemas.DepartmentIn),
+    *crud_routes("/positions", "org", USERS, svc.POSITIONS, schemas.PositionOut, schemas.NameFilter, schemas.PositionIn, schemas.PositionIn),
+    *crud_routes("/audit-log", "org", ("audit.view", "audit.view"), svc.AUDIT, schemas.AuditOut, schemas.AuditFilter),
 ]  # fmt: skip

@@ -29,7 +29,7 @@ from cloud.org.schemas import (
     UserUpdate,
 )
 from cloud.permissions import PERMISSIONS
-from cloud.ui import Column, Crud, Filter, FormField, Resource
+from cloud.ui import Column, Filter, FormField, Resource
 
 GROUP = "menu.group.org"
 NAME_FILTERS = (
@@ -83,14 +83,7 @@ USERS = Resource(
         FormField("language", "field.language", "select", LANGUAGE_CHOICES),
         FormField("is_admin", "field.is_admin", "checkbox", help="users.admin_help"),
     ),
-    crud=Crud(
-        list=service.list_users,
-        get=service.get_user,
-        create=service.create_user,
-        update=service.update_user,
-        set_enabled=service.set_user_enabled,
-        delete=service.delete_user,
-    ),
+    crud=service.USERS,
     label_of=lambda u: f"{u.name} ({u.account})",
 )
 
@@ -120,14 +113,7 @@ ROLES_PAGE = Resource(
             ui.static_choices([(p.code, p.label) for p in PERMISSIONS]),
         ),
     ),
-    crud=Crud(
-        list=service.list_roles,
-        get=service.get_role,
-        create=service.create_role,
-        update=service.update_role,
-        set_enabled=service.set_role_enabled,
-        delete=service.delete_role,
-    ),
+    crud=service.ROLES,
     label_of=lambda r: r.name,
 )
 
@@ -154,14 +140,7 @@ DEPARTMENTS_PAGE = Resource(
         FormField("parent_id", "field.parent", "select", DEPARTMENTS),
         FormField("sort", "field.sort", "number"),
     ),
-    crud=Crud(
-        list=service.list_departments,
-        get=service.get_department,
-        create=service.create_department,
-        update=service.update_department,
-        set_enabled=service.set_department_enabled,
-        delete=service.delete_department,
-    ),
+    crud=service.DEPARTMENTS,
     label_of=lambda d: d.name,
 )
 
@@ -182,14 +161,7 @@ POSITIONS_PAGE = Resource(
     create_model=PositionIn,
     update_model=PositionIn,
     fields=(FormField("name", "field.name", required=True),),
-    crud=Crud(
-        list=service.list_positions,
-        get=service.get_position,
-        create=service.create_position,
-        update=service.update_position,
-        set_enabled=service.set_position_enabled,
-        delete=service.delete_position,
-    ),
+    crud=service.POSITIONS,
     label_of=lambda p: p.name,
 )
 
@@ -227,7 +199,7 @@ AUDIT_PAGE = Resource(
         Filter("at_from", "field.from", "datetime"),
         Filter("at_to", "field.to", "datetime"),
     ),
-    crud=Crud(list=service.list_audit),
+    crud=service.AUDIT,
 )
 
 RESOURCES = (USERS, ROLES_PAGE, DEPARTMENTS_PAGE, POSITIONS_PAGE, AUDIT_PAGE)

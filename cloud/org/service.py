@@ -17,6 +17,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from cloud.auth import Principal
+from cloud.crud import Crud, Page, PageParams, paginate
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.models import AuditLog, Department, Position, Role, Session, User
 from cloud.org.schemas import (
@@ -34,7 +35,6 @@ from cloud.org.schemas import (
     UserOut,
     UserUpdate,
 )
-from cloud.paging import Page, PageParams, paginate
 from cloud.passwords import hash_password
 
 M = TypeVar("M", bound=Model)
@@ -541,3 +541,40 @@ async def list_audit(principal: Principal, f: AuditFilter, params: PageParams) -
 async def user_choices(principal: Principal) -> list[tuple[int, str]]:
     rows = await scoped(User, principal).order_by("account").values_list("id", "account")
     return [(int(i), str(a)) for i, a in rows]
+
+
+# --- each entity's operations, for the admin pages and the JSON API alike ----------------------
+
+USERS = Crud(
+    list=list_users,
+    get=get_user,
+    create=create_user,
+    update=update_user,
+    set_enabled=set_user_enabled,
+    delete=delete_user,
+)
+ROLES = Crud(
+    list=list_roles,
+    get=get_role,
+    create=create_role,
+    update=update_role,
+    set_enabled=set_role_enabled,
+    delete=delete_role,
+)
+DEPARTMENTS = Crud(
+    list=list_departments,
+    get=get_department,
+    create=create_department,
+    update=update_department,
+    set_enabled=set_department_enabled,
+    delete=delete_department,
+)
+POSITIONS = Crud(
+    list=list_positions,
+    get=get_position,
+    create=create_position,
+    update=update_position,
+    set_enabled=set_position_enabled,
+    delete=delete_position,
+)
+AUDIT = Crud(list=list_audit)

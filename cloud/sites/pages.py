@@ -17,7 +17,7 @@ from cloud.sites.schemas import (
     SiteFilter,
     SiteIn,
 )
-from cloud.ui import Column, Crud, Filter, FormField, Resource
+from cloud.ui import Column, Filter, FormField, Resource
 from protocols.site import DefaultAction, Direction, SiteKind, Wiring
 
 GROUP = "menu.group.sites"
@@ -66,14 +66,7 @@ SITES_PAGE = Resource(
         FormField("address", "field.address"),
         FormField("capacity", "field.capacity", "number"),
     ),
-    crud=Crud(
-        list=service.list_sites,
-        get=service.get_site,
-        create=service.create_site,
-        update=service.update_site,
-        set_enabled=service.set_site_enabled,
-        delete=service.delete_site,
-    ),
+    crud=service.SITES,
     label_of=lambda s: f"{s.name} ({s.code})",
 )
 
@@ -100,14 +93,7 @@ GATES_PAGE = Resource(
         FormField("code", "field.code", required=True, help="help.code"),
         FormField("name", "field.name", required=True),
     ),
-    crud=Crud(
-        list=service.list_gates,
-        get=service.get_gate,
-        create=service.create_gate,
-        update=service.update_gate,
-        set_enabled=service.set_gate_enabled,
-        delete=service.delete_gate,
-    ),
+    crud=service.GATES,
     label_of=lambda g: f"{g.name} ({g.code})",
 )
 
@@ -160,14 +146,7 @@ LANES_PAGE = Resource(
         ),
         FormField("min_confidence", "field.min_confidence", "number"),
     ),
-    crud=Crud(
-        list=service.list_lanes,
-        get=service.get_lane,
-        create=service.create_lane,
-        update=service.update_lane,
-        set_enabled=service.set_lane_enabled,
-        delete=service.delete_lane,
-    ),
+    crud=service.LANES,
     label_of=lambda lane: f"{lane.name} ({lane.code})",
 )
 
@@ -213,14 +192,7 @@ DEVICES_PAGE = Resource(
         FormField("serial", "field.serial"),
         FormField("address", "field.device_address", help="devices.address_help"),
     ),
-    crud=Crud(
-        list=service.list_devices,
-        get=service.get_device,
-        create=service.create_device,
-        update=service.update_device,
-        set_enabled=service.set_device_enabled,
-        delete=service.delete_device,
-    ),
+    crud=service.DEVICES,
     label_of=lambda d: d.name,
 )
 

@@ -6,6 +6,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from cloud.auth import Principal
+from cloud.crud import Crud, Page, PageParams, paginate
 from cloud.errors import Conflict, Invalid
 from cloud.org.service import (
     check_reference,
@@ -17,7 +18,6 @@ from cloud.org.service import (
     set_enabled_row,
     update_row,
 )
-from cloud.paging import Page, PageParams, paginate
 from cloud.sites.models import Device, Gate, Lane, Site
 from cloud.sites.schemas import (
     DeviceFilter,
@@ -360,3 +360,39 @@ async def set_device_enabled(principal: Principal, ident: int, enabled: bool) ->
 
 async def delete_device(principal: Principal, ident: int) -> None:
     await delete_row(principal, Device, "device", ident)
+
+
+# --- each entity's operations, for the admin pages and the JSON API alike ----------------------
+
+SITES = Crud(
+    list=list_sites,
+    get=get_site,
+    create=create_site,
+    update=update_site,
+    set_enabled=set_site_enabled,
+    delete=delete_site,
+)
+GATES = Crud(
+    list=list_gates,
+    get=get_gate,
+    create=create_gate,
+    update=update_gate,
+    set_enabled=set_gate_enabled,
+    delete=delete_gate,
+)
+LANES = Crud(
+    list=list_lanes,
+    get=get_lane,
+    create=create_lane,
+    update=update_lane,
+    set_enabled=set_lane_enabled,
+    delete=delete_lane,
+)
+DEVICES = Crud(
+    list=list_devices,
+    get=get_device,
+    create=create_device,
+    update=update_device,
+    set_enabled=set_device_enabled,
+    delete=delete_device,
+)

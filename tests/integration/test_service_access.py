@@ -16,8 +16,8 @@ from cloud.access.schemas import (
     ListEntryIn,
 )
 from cloud.auth import Principal
+from cloud.crud import PageParams
 from cloud.errors import Conflict, Invalid, NotFound
-from cloud.paging import PageParams
 from cloud.sites.models import StateChange
 from protocols.events import Verdict
 from protocols.sync import ListKind

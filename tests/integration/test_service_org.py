@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from cloud.auth import Principal
+from cloud.crud import PageParams
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org import service
 from cloud.org.models import AuditLog, Session, User
@@ -19,7 +20,6 @@ from cloud.org.schemas import (
     UserFilter,
     UserUpdate,
 )
-from cloud.paging import PageParams
 from cloud.passwords import verify_password
 from tests.conftest import make_tenant
 from tests.e2e.seed import principal_of_user

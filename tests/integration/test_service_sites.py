@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from cloud.auth import Principal
+from cloud.crud import PageParams
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.models import AuditLog
-from cloud.paging import PageParams
 from cloud.sites import service
 from cloud.sites.models import DeviceKind, Site, StateChange
 from cloud.sites.schemas import DeviceIn, GateIn, LaneFilter, LaneIn, SiteFilter, SiteIn
