@@ -33,7 +33,7 @@ async def healthz(request: web.Request) -> web.Response:
 def build_app(settings: CloudSettings, *, manage_db: bool = True) -> web.Application:
     """The whole cloud; manage_db=False when the caller (a test) already opened the database."""
     app = web.Application(
-        middlewares=[api_plumbing.error_middleware, auth_middleware],
+        middlewares=[ui.page_errors, api_plumbing.error_middleware, auth_middleware],
         client_max_size=8 * 1024 * 1024,
     )
     app[SETTINGS_KEY] = settings

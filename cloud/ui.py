@@ -166,6 +166,23 @@ def render_error(request: web.Request, status: int, message: str) -> web.Respons
     return render(request, "error.html", {"status": status, "message": message}, status=status)
 
 
+MACHINE_PREFIXES = ("/api/", "/sync/", "/static/", "/healthz")
+
+
+@web.middleware
+async def page_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A person who follows a dead link or lacks a permission gets the layout, not bare text."""
+    try:
+        return await handler(request)
+    except (web.HTTPNotFound, web.HTTPForbidden) as exc:
+        if request.path.startswith(MACHINE_PREFIXES):
+            raise
+        key = "error.not_found" if exc.status == 404 else "error.forbidden"
+        return render_error(request, exc.status, key)
+
+
 # --- display of values --------------------------------------------------------------------
 
 
