@@ -14,14 +14,10 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from protocols.settings import SettingsError, load_settings, read_toml
-from protocols.site import SiteDocument
+from protocols.settings import SettingsError
+from protocols.site import SiteDocument, load_site_document
 
 log = logging.getLogger("wayside")
-
-
-def load_site(path: Path) -> SiteDocument:
-    return load_settings(SiteDocument, read_toml(path), {}, str(path))
 
 
 async def _until_signalled(stop: asyncio.Event) -> None:
@@ -111,7 +107,7 @@ def _edge_parts(args: argparse.Namespace) -> tuple[Any, SiteDocument]:
     from edge.settings import load_edge_settings
 
     settings = load_edge_settings(Path(args.config), os.environ)
-    return settings, load_site(Path(settings.site_file))
+    return settings, load_site_document(Path(settings.site_file))
 
 
 def cmd_edge(args: argparse.Namespace) -> None:
@@ -124,7 +120,7 @@ def cmd_edge(args: argparse.Namespace) -> None:
 def cmd_sim(args: argparse.Namespace) -> None:
     from firmware_sim.site import run_site_simulators
 
-    site = load_site(Path(args.site))
+    site = load_site_document(Path(args.site))
     traffic = args.traffic if args.traffic > 0 else None
     asyncio.run(_run_all([lambda stop: run_site_simulators(site, args.edge_url, stop, traffic)]))
 
@@ -138,7 +134,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     cloud_settings = _cloud_settings(args)
     edge_settings = load_edge_settings(Path(args.edge_config), os.environ)
-    site = load_site(Path(edge_settings.site_file))
+    site = load_site_document(Path(edge_settings.site_file))
 
     async def prepare() -> None:
         await upgrade(cloud_settings.database_url)

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 from edge.agent import run_edge
-from edge.settings import DEFAULT_PATH, load_edge_settings, load_site_document
+from edge.settings import DEFAULT_PATH, load_edge_settings
 from protocols.settings import SettingsError
+from protocols.site import load_site_document
 
 
 async def _main(config: Path) -> None:

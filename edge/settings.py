@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from protocols.settings import apply_env, load_settings, read_toml
-from protocols.site import SiteDocument
+from protocols.settings import load_settings, read_toml
 
 DEFAULT_PATH = Path("config/edge.toml")
 EDGE_ENV_PREFIX = "WAYSIDE_EDGE_"
@@ -53,15 +52,7 @@ def load_edge_settings(
     path: Path = DEFAULT_PATH, env: Mapping[str, str] | None = None
 ) -> EdgeSettings:
     """Read the edge TOML, overlay WAYSIDE_EDGE_* variables; raises SettingsError naming a key."""
-    data = apply_env(
-        read_toml(path),
-        os.environ if env is None else env,
-        set(EdgeSettings.model_fields),
-        EDGE_ENV_PREFIX,
+    environment = os.environ if env is None else env
+    return load_settings(
+        EdgeSettings, read_toml(path), environment, str(path), prefix=EDGE_ENV_PREFIX
     )
-    return load_settings(EdgeSettings, data, {}, str(path))
-
-
-def load_site_document(path: Path) -> SiteDocument:
-    """The site document the edge serves; raises SettingsError naming a bad key."""
-    return load_settings(SiteDocument, read_toml(path), {}, str(path))

@@ -67,9 +67,19 @@ def describe_error(exc: ValidationError, source: str) -> str:
     return f"{source}: setting '{key}': {first['msg']}{shown}"
 
 
-def load_settings(model: type[M], data: dict[str, Any], env: Mapping[str, str], source: str) -> M:
-    """Validate data (already merged with env) into model, or raise one clear SettingsError."""
-    merged = apply_env(data, env, set(model.model_fields))
+def load_settings(
+    model: type[M],
+    data: dict[str, Any],
+    env: Mapping[str, str],
+    source: str,
+    prefix: str = ENV_PREFIX,
+) -> M:
+    """Overlay the environment on data and validate it into model, or raise one SettingsError.
+
+    The cloud reads WAYSIDE_<KEY>; the edge reads WAYSIDE_EDGE_<KEY>, so one shell (the demo)
+    can configure both without one's port landing on the other.
+    """
+    merged = apply_env(data, env, set(model.model_fields), prefix)
     try:
         return model.model_validate(merged)
     except ValidationError as exc:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from protocols.settings import load_settings, read_toml
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,47}$"
 
@@ -114,3 +117,8 @@ class SiteDocument(_Strict):
                 if lane.code == code:
                     return site, gate, lane
         return None
+
+
+def load_site_document(path: Path) -> SiteDocument:
+    """Read and validate a site document file; raises SettingsError naming a bad key."""
+    return load_settings(SiteDocument, read_toml(path), {}, str(path))

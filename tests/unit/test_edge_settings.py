@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.settings import load_edge_settings, load_site_document
+from edge.settings import load_edge_settings
 from protocols.settings import SettingsError
+from protocols.site import load_site_document
 
 REPO = Path(__file__).parents[2]
 
