@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -159,6 +160,8 @@ class Store:
 
     def __init__(self, db: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self._db = db
+        self._last_commit = 0.0
+        self._commits_since_checkpoint = 0
         # Reads for sync and health use their own connection: in WAL mode it sees only
         # committed rows and never waits for (or delays) a decision's transaction.
         self._reader = reader
@@ -290,13 +293,25 @@ class Store:
 
         # aiosqlite has no public "run this callable on the connection thread"; _execute is it.
         await self._db._execute(run, self._db._conn)
+        self._last_commit = time.monotonic()
+        self._commits_since_checkpoint += 1
 
-    async def checkpoint_forever(self, interval_s: float = 1.0) -> None:
-        """Fold the WAL into the database now and then, off the decision path (PASSIVE never
-        blocks the writer; the next writer then reuses the WAL from its start)."""
+    async def checkpoint_forever(self, quiet_s: float = 0.5, most_commits: int = 20_000) -> None:
+        """Fold the WAL into the database when the lanes are quiet, or after many commits.
+
+        A checkpoint's own fsync competes with the decisions' commit fsyncs on the same disk,
+        so doing it in the middle of traffic would stretch the slowest decisions; under endless
+        traffic the WAL is still folded every `most_commits` commits (tens of MB).
+        """
         while True:
-            await asyncio.sleep(interval_s)
-            await self._reader.execute("pragma wal_checkpoint(PASSIVE)")
+            await asyncio.sleep(quiet_s)
+            quiet = time.monotonic() - self._last_commit >= quiet_s
+            if self._commits_since_checkpoint and (
+                quiet or self._commits_since_checkpoint >= most_commits
+            ):
+                self._commits_since_checkpoint = 0
+                # PASSIVE never blocks the writer; the next writer reuses the WAL from its start.
+                await self._reader.execute("pragma wal_checkpoint(PASSIVE)")
 
     # --- outbox ---------------------------------------------------------------------------------
 

@@ -93,7 +93,16 @@ async def edge_process(
     }
     config.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in settings.items()))
     process = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
-        [sys.executable, *PROFILE, "-m", "edge", "--config", str(config), "--log-level", "ERROR"],
+        [
+            sys.executable,
+            *PROFILE,
+            "wayside.py",
+            "--log-level",
+            "ERROR",
+            "edge",
+            "--config",
+            str(config),
+        ],
         cwd=REPO,
         env={k: v for k, v in os.environ.items() if not k.startswith("WAYSIDE_")},
     )
