@@ -127,7 +127,7 @@ def cmd_sim(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from cloud.db import upgrade
-    from cloud.demo import DEMO_ACCOUNT, DEMO_PASSWORD, seed_demo
+    from cloud.demo import DEMO_ACCOUNT, DEMO_PASSWORD, DEMO_REGULARS, seed_demo
     from edge.agent import run_edge
     from edge.settings import load_edge_settings
     from firmware_sim.site import run_site_simulators
@@ -162,7 +162,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
             [
                 lambda stop: _serve_cloud(cloud_settings, stop),
                 lambda stop: run_edge(edge_settings, site, stop),
-                lambda stop: run_site_simulators(site, edge_url, stop, args.traffic or None),
+                lambda stop: run_site_simulators(
+                    site, edge_url, stop, args.traffic or None, DEMO_REGULARS
+                ),
                 announce,
             ]
         )

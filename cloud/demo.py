@@ -18,6 +18,11 @@ from protocols.site import LaneConfig, SiteDocument, default_action_for
 
 DEMO_ACCOUNT = "admin"
 DEMO_PASSWORD = "wayside-demo"
+# Plates the demo sites know: the simulated traffic brings them back now and then.
+DEMO_WHITELIST = ("京A12345", "京A88888", "津C66666")
+DEMO_BLACKLIST = ("沪B99999",)
+DEMO_RULE_PLATE = "粤B12345"
+DEMO_REGULARS = (*DEMO_WHITELIST, *DEMO_BLACKLIST, DEMO_RULE_PLATE)
 
 
 async def create_user(
@@ -133,10 +138,8 @@ async def _devices(tenant: Tenant, site: Site, lane: Lane, config: LaneConfig) -
 
 
 async def _lists(tenant: Tenant, site: Site) -> None:
-    entries = [
-        ("京A12345", wire.ListKind.whitelist, "校长座驾"),
-        ("沪B99999", wire.ListKind.blacklist, "多次违规"),
-    ]
+    entries = [(plate, wire.ListKind.whitelist, "教职工车辆") for plate in DEMO_WHITELIST]
+    entries += [(plate, wire.ListKind.blacklist, "多次违规") for plate in DEMO_BLACKLIST]
     for plate, kind, note in entries:
         await ListEntry.create(tenant=tenant, site=site, plate=plate, kind=kind, note=note)
         await publish(
@@ -149,7 +152,7 @@ async def _lists(tenant: Tenant, site: Site) -> None:
         tenant=tenant,
         site=site,
         name="送货车辆 工作日上午",
-        plate="粤B12345",
+        plate=DEMO_RULE_PLATE,
         lanes=[],
         weekdays=[1, 2, 3, 4, 5],
         start_time=time(7, 0),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -77,7 +78,11 @@ async def stop_site(simulated: SimulatedSite) -> None:
 
 
 async def traffic(
-    simulated: SimulatedSite, interval_s: float, rng: random.Random, stop: asyncio.Event
+    simulated: SimulatedSite,
+    interval_s: float,
+    rng: random.Random,
+    stop: asyncio.Event,
+    regulars: Sequence[str] = (),
 ) -> None:
     """Plausible demo traffic: strangers and regulars arrive at entries, parked cars leave by exits."""
     inside: dict[str, list[tuple[str, PlateColor]]] = {}
@@ -87,40 +92,56 @@ async def traffic(
             await asyncio.wait([stopped], timeout=interval_s)
             if stop.is_set() or not simulated.lanes:
                 return
-            await _one_car(simulated, inside, rng)
+            await _one_car(simulated, inside, rng, regulars)
     finally:
         stopped.cancel()
 
 
 async def _one_car(
-    simulated: SimulatedSite, inside: dict[str, list[tuple[str, PlateColor]]], rng: random.Random
+    simulated: SimulatedSite,
+    inside: dict[str, list[tuple[str, PlateColor]]],
+    rng: random.Random,
+    regulars: Sequence[str],
 ) -> None:
     lane = rng.choice(simulated.lanes)
     parked = inside.setdefault(lane.site, [])
     if lane.direction == Direction.exit and parked:
         plate, color = parked.pop(rng.randrange(len(parked)))
     else:
-        plate, color = random_plate(rng)
+        # A quarter of arrivals are regulars the site knows (whitelisted, or under a rule).
+        regular = regulars and rng.random() < 0.25
+        plate, color = (rng.choice(regulars), PlateColor.blue) if regular else random_plate(rng)
         if lane.direction == Direction.entry:
             parked.append((plate, color))
             del parked[:-200]
     confidence = rng.choice([97, 95, 93, 90, 88, 60])
+    opens_before = lane.barrier.opens if lane.barrier is not None else 0
     try:
         result = await lane.camera.push(plate, color, confidence)
-        log.info("%s %s -> %s", lane.code, plate, "open" if result.relay_opened else "shut")
+        # A Modbus lane opens by the coil (written before the reply), a relay lane by the reply.
+        if lane.barrier is not None:
+            opened = lane.barrier.opens > opens_before
+        else:
+            opened = result.relay_opened
+        log.info("%s %s -> %s", lane.code, plate, "opened" if opened else "stays shut")
     except aiohttp.ClientError as exc:
         log.warning("camera %s: edge not reachable: %s", lane.camera.serial, exc)
 
 
 async def run_site_simulators(
-    site: SiteDocument, edge_url: str, stop: asyncio.Event, traffic_interval_s: float | None
+    site: SiteDocument,
+    edge_url: str,
+    stop: asyncio.Event,
+    traffic_interval_s: float | None,
+    regulars: Sequence[str] = (),
 ) -> None:
-    """Run every lane's barrier, display and camera until stop is set."""
+    """Run every lane's barrier, display and camera until stop is set; with an interval, drive
+    traffic in which `regulars` (plates the site knows) come back now and then."""
     async with aiohttp.ClientSession() as session:
         simulated = await start_site(site, edge_url, session)
         try:
             if traffic_interval_s:
-                await traffic(simulated, traffic_interval_s, random.Random(), stop)
+                await traffic(simulated, traffic_interval_s, random.Random(), stop, regulars)
             await stop.wait()
         finally:
             await stop_site(simulated)
