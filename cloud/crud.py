@@ -41,6 +41,15 @@ class Page(BaseModel, Generic[T]):
     total_capped: bool = False
 
 
+def where_given(query: QuerySet[M], given: BaseModel, *names: str) -> QuerySet[M]:
+    """Equality filters for the filter fields that were given (None or "" means "any")."""
+    for name in names:
+        value = getattr(given, name)
+        if value is not None and value != "":
+            query = query.filter(**{name: value})
+    return query
+
+
 async def capped_count(query: QuerySet[M], cap: int) -> tuple[int, bool]:
     """Count at most cap+1 rows through a LIMITed subquery, so a huge table answers fast."""
     ids = query.limit(cap + 1).values_list("id", flat=True)

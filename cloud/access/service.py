@@ -26,7 +26,7 @@ from cloud.access.schemas import (
     SiteCount,
 )
 from cloud.auth import Principal
-from cloud.crud import Crud, Page, PageParams, paginate
+from cloud.crud import Crud, Page, PageParams, paginate, where_given
 from cloud.db import is_postgres
 from cloud.errors import Invalid
 from cloud.org.service import (
@@ -95,12 +95,7 @@ async def list_entries(
     query = scoped(ListEntry, principal)
     if f.plate:
         query = query.filter(plate__startswith=normalize_plate(f.plate))
-    if f.site_id is not None:
-        query = query.filter(site_id=f.site_id)
-    if f.kind is not None:
-        query = query.filter(kind=f.kind)
-    if f.enabled is not None:
-        query = query.filter(enabled=f.enabled)
+    query = where_given(query, f, "site_id", "kind", "enabled")
     return await paginate(
         query,
         params,
@@ -196,10 +191,7 @@ async def list_rules(
     query = scoped(AccessRule, principal)
     if f.q:
         query = query.filter(Q(name__icontains=f.q) | Q(plate__icontains=normalize_plate(f.q)))
-    if f.site_id is not None:
-        query = query.filter(site_id=f.site_id)
-    if f.enabled is not None:
-        query = query.filter(enabled=f.enabled)
+    query = where_given(query, f, "site_id", "enabled")
     return await paginate(
         query,
         params,
@@ -301,14 +293,7 @@ async def list_records(
             if is_valid_plate(plate)
             else query.filter(plate__startswith=plate)
         )
-    if f.site_id is not None:
-        query = query.filter(site_id=f.site_id)
-    if f.gate:
-        query = query.filter(gate=f.gate)
-    if f.lane:
-        query = query.filter(lane=f.lane)
-    if f.verdict is not None:
-        query = query.filter(verdict=f.verdict)
+    query = where_given(query, f, "site_id", "gate", "lane", "verdict")
     if f.occurred_from is not None:
         query = query.filter(occurred_at__gte=f.occurred_from)
     if f.occurred_to is not None:

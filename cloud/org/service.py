@@ -17,7 +17,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from cloud.auth import Principal
-from cloud.crud import Crud, Page, PageParams, paginate
+from cloud.crud import Crud, Page, PageParams, paginate, where_given
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.models import AuditLog, Department, Position, Role, Session, User
 from cloud.org.schemas import (
@@ -192,8 +192,7 @@ async def delete_row(
 def name_filtered(query: QuerySet[M], f: NameFilter) -> QuerySet[M]:
     if f.q:
         query = query.filter(name__icontains=f.q)
-    if f.enabled is not None:
-        query = query.filter(enabled=f.enabled)
+    query = where_given(query, f, "enabled")
     return query
 
 
@@ -401,12 +400,7 @@ async def list_users(principal: Principal, f: UserFilter, params: PageParams) ->
         query = query.filter(
             Q(account__icontains=f.q) | Q(name__icontains=f.q) | Q(phone__icontains=f.q)
         )
-    if f.department_id is not None:
-        query = query.filter(department_id=f.department_id)
-    if f.role_id is not None:
-        query = query.filter(role_id=f.role_id)
-    if f.enabled is not None:
-        query = query.filter(enabled=f.enabled)
+    query = where_given(query, f, "department_id", "role_id", "enabled")
     return await paginate(
         query,
         params,
@@ -522,8 +516,7 @@ async def list_audit(principal: Principal, f: AuditFilter, params: PageParams) -
         query = query.filter(entity=f.entity)
     if f.action:
         query = query.filter(action=f.action)
-    if f.user_id is not None:
-        query = query.filter(user_id=f.user_id)
+    query = where_given(query, f, "user_id")
     if f.at_from is not None:
         query = query.filter(at__gte=f.at_from)
     if f.at_to is not None:

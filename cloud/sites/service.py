@@ -6,7 +6,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from cloud.auth import Principal
-from cloud.crud import Crud, Page, PageParams, paginate
+from cloud.crud import Crud, Page, PageParams, paginate, where_given
 from cloud.errors import Conflict, Invalid
 from cloud.org.service import (
     check_reference,
@@ -48,10 +48,7 @@ async def list_sites(principal: Principal, f: SiteFilter, params: PageParams) ->
     query = scoped(Site, principal)
     if f.q:
         query = query.filter(Q(code__icontains=f.q) | Q(name__icontains=f.q))
-    if f.kind is not None:
-        query = query.filter(kind=f.kind)
-    if f.enabled is not None:
-        query = query.filter(enabled=f.enabled)
+    query = where_given(query, f, "kind", "enabled")
     return await paginate(
         query,
         params,
@@ -116,10 +113,7 @@ async def list_gates(principal: Principal, f: GateFilter, params: PageParams) ->
     query = scoped(Gate, principal)
     if f.q:
         query = query.filter(Q(code__icontains=f.q) | Q(name__icontains=f.q))
-    if f.site_id is not None:
-        query = query.filter(site_id=f.site_id)
-    if f.enabled is not None:
-        query = query.filter(enabled=f.enabled)
+    query = where_given(query, f, "site_id", "enabled")
     return await paginate(
         query,
         params,
@@ -211,12 +205,7 @@ async def list_lanes(principal: Principal, f: LaneFilter, params: PageParams) ->
     query = scoped(Lane, principal)
     if f.q:
         query = query.filter(Q(code__icontains=f.q) | Q(name__icontains=f.q))
-    if f.site_id is not None:
-        query = query.filter(site_id=f.site_id)
-    if f.gate_id is not None:
-        query = query.filter(gate_id=f.gate_id)
-    if f.enabled is not None:
-        query = query.filter(enabled=f.enabled)
+    query = where_given(query, f, "site_id", "gate_id", "enabled")
     return await paginate(
         query,
         params,
@@ -309,12 +298,7 @@ async def list_devices(
     query = scoped(Device, principal)
     if f.q:
         query = query.filter(Q(name__icontains=f.q) | Q(serial__icontains=f.q))
-    if f.site_id is not None:
-        query = query.filter(site_id=f.site_id)
-    if f.kind is not None:
-        query = query.filter(kind=f.kind)
-    if f.enabled is not None:
-        query = query.filter(enabled=f.enabled)
+    query = where_given(query, f, "site_id", "kind", "enabled")
     return await paginate(
         query,
         params,
