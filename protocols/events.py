@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -74,11 +75,39 @@ class BarrierFailed(Payload):
     error: str
 
 
+class CommandStatus(StrEnum):
+    done = "done"
+    failed = "failed"
+    expired = "expired"
+
+
+class CommandResult(Payload):
+    """What became of a command: done, failed (with why), or expired before it could run."""
+
+    command: UUID
+    kind: str
+    site: str
+    lane: str = ""
+    status: CommandStatus
+    detail: str = ""
+
+
+class OutboxBudget(Payload):
+    """The outbox passed (or fell back under) its disk budget; recording goes on either way."""
+
+    site: str
+    used_bytes: int = Field(ge=0)
+    budget_bytes: int = Field(ge=0)
+    exceeded: bool
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "access.decided": AccessDecided,
     "parking.session_started": ParkingSessionStarted,
     "parking.session_ended": ParkingSessionEnded,
     "device.barrier_failed": BarrierFailed,
+    "command.result": CommandResult,
+    "edge.outbox_budget": OutboxBudget,
 }
 
 

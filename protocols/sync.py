@@ -13,7 +13,7 @@ from protocols.site import DefaultAction
 
 EVENTS_PATH = "/sync/v1/events"
 STATE_PATH = "/sync/v1/state"
-EDGE_HEADER = "X-Wayside-Edge"
+ENROLL_PATH = "/sync/v1/enroll"
 
 MAX_BATCH_EVENTS = 500
 MAX_BATCH_BYTES = 1_000_000
@@ -132,5 +132,38 @@ class StateRequest(_Wire):
     wait: float = Field(default=25.0, ge=0, le=MAX_WAIT_SECONDS)
 
 
+class CommandKind(StrEnum):
+    open_barrier = "open_barrier"
+
+
+class Command(_Wire):
+    """An admin's action for a device at the edge: executed once, never after expires_at;
+    its outcome comes back as a `command.result` event."""
+
+    id: UUID
+    kind: CommandKind
+    site: str
+    lane: str = ""
+    payload: dict[str, Any] = Field(default_factory=dict)
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+
+
 class StateResponse(_Wire):
     sites: list[SiteState]
+    commands: list[Command] = Field(default_factory=list)
+
+
+# --- enrollment ---------------------------------------------------------------------------------
+
+
+class EnrollRequest(_Wire):
+    """Presented once: the one-time token an admin was shown, and the edge's new public key."""
+
+    token: str = Field(min_length=16, max_length=128)
+    public_key: str = Field(min_length=40, max_length=64, description="raw Ed25519, base64url")
+
+
+class EnrollResponse(_Wire):
+    edge: str
+    sites: list[str]

@@ -110,7 +110,10 @@ class Device(Model):
 
 
 class Edge(Model):
-    """An edge agent that pushes events and pulls state for the sites it serves."""
+    """An edge agent that pushes events and pulls state for the sites it serves.
+
+    It proves who it is with an Ed25519 key registered once with a one-time enrollment token.
+    """
 
     id = fields.IntField(primary_key=True)
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
@@ -122,16 +125,71 @@ class Edge(Model):
     sites: fields.ManyToManyRelation[Site] = fields.ManyToManyField(
         "wayside.Site", related_name="edges", through="sites_edge_site"
     )
-    key_hash = fields.CharField(max_length=64, default="")
+    # Raw Ed25519 public key, base64url; empty until enrolled.
+    public_key = fields.CharField(max_length=64, default="")
+    # SHA-256 of the one-time enrollment token; emptied when used.
+    enroll_token_hash = fields.CharField(max_length=64, default="", db_index=True)
+    enroll_expires_at = fields.DatetimeField(null=True)
+    enrolled_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
     enabled = fields.BooleanField(default=True)
     # Highest seq held contiguously from 1: the ack the edge gets back.
     acked_seq = fields.BigIntField(default=0)
     applied_revisions: fields.JSONField[dict[str, int]] = fields.JSONField(default=dict)
     last_seen_at = fields.DatetimeField(null=True)
+    # Server clock minus edge clock at the last request, and the outbox backlog it reported.
+    clock_skew_ms = fields.BigIntField(null=True)
+    backlog = fields.BigIntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "sites_edge"
+
+
+class SeenSignature(Model):
+    """Signatures accepted in the last minutes: the same one again is a replay."""
+
+    id = fields.BigIntField(primary_key=True)
+    digest = fields.CharField(max_length=64, unique=True)
+    seen_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "sync_seen_signature"
+
+
+class CommandState(StrEnum):
+    pending = "pending"
+    done = "done"
+    failed = "failed"
+    expired = "expired"
+
+
+class Command(Model):
+    """An admin's device action sent down to the edge serving the site, run there at most once."""
+
+    id = fields.UUIDField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    tenant_id: int
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "wayside.Site", related_name=False, on_delete=fields.CASCADE
+    )
+    site_id: int
+    lane = fields.CharField(max_length=48, default="")
+    kind = fields.CharField(max_length=32)
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    issued_by = fields.CharField(max_length=64, default="")
+    issued_at = fields.DatetimeField(db_index=True)
+    expires_at = fields.DatetimeField()
+    # Last time a long-poll carried it down; it goes again if no result came back meanwhile.
+    delivered_at = fields.DatetimeField(null=True)
+    state = fields.CharEnumField(CommandState, max_length=8, default=CommandState.pending)
+    detail = fields.CharField(max_length=255, default="")
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "sync_command"
 
 
 class SyncEvent(Model):
