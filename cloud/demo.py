@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 
 from tortoise.transactions import in_transaction
 
@@ -12,7 +12,6 @@ from cloud.org.models import Tenant, User
 from cloud.passwords import hash_password
 from cloud.sites.models import Device, DeviceKind, Edge, Gate, Lane, Site
 from cloud.state import publish
-from cloud.sync import key_hash
 from protocols import sync as wire
 from protocols.site import LaneConfig, SiteDocument, default_action_for
 
@@ -43,21 +42,24 @@ async def create_user(
 
 
 async def seed_demo(
-    database_url: str, document: SiteDocument, edge_code: str, edge_key: str
+    database_url: str, document: SiteDocument, edge_code: str, public_key: str
 ) -> None:
-    """Create the demo tenant once; later runs only make sure the edge key still matches."""
+    """Create the demo tenant once; every run registers the demo edge's current public key (the
+    demo holds both sides, so it enrolls its edge directly rather than through a token)."""
     await open_db(database_url)
     try:
         tenant = await Tenant.filter(code=document.tenant).first()
         if tenant is None:
-            await populate(document, edge_code, edge_key)
+            await populate(document, edge_code, public_key)
         else:
-            await Edge.filter(code=edge_code).update(key_hash=key_hash(edge_key))
+            await Edge.filter(code=edge_code).update(
+                public_key=public_key, revoked_at=None, enrolled_at=datetime.now(UTC)
+            )
     finally:
         await close_db()
 
 
-async def populate(document: SiteDocument, edge_code: str, edge_key: str) -> None:
+async def populate(document: SiteDocument, edge_code: str, public_key: str) -> None:
     """The tenant of the document with its admin, sites, lanes, devices, lists and an edge."""
     async with in_transaction():
         tenant = await Tenant.create(code=document.tenant, name="示范学校与停车场")
@@ -69,7 +71,11 @@ async def populate(document: SiteDocument, edge_code: str, edge_key: str) -> Non
             is_admin=True,
         )
         edge = await Edge.create(
-            tenant=tenant, code=edge_code, name="演示边缘代理", key_hash=key_hash(edge_key)
+            tenant=tenant,
+            code=edge_code,
+            name="演示边缘代理",
+            public_key=public_key,
+            enrolled_at=datetime.now(UTC),
         )
         for config in document.sites:
             site = await Site.create(

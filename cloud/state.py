@@ -40,14 +40,15 @@ async def publish(site_id: int, entity: Entity, key: str, data: BaseModel | None
     await StateChange.create(
         site_id=site_id, revision=site.revision, entity=entity.value, key=key, data=payload
     )
-    _wake_soon()
+    wake_edges()
     return int(site.revision)
 
 
 _wakers: set[asyncio.Task[None]] = set()
 
 
-def _wake_soon() -> None:
+def wake_edges() -> None:
+    """Wake this process's long-polls soon (after the caller's transaction has committed)."""
     task = asyncio.get_running_loop().create_task(_notify_all())
     _wakers.add(task)  # held until done, so the task is not garbage-collected mid-flight
     task.add_done_callback(_wakers.discard)

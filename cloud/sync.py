@@ -1,29 +1,47 @@
-"""The sync server: edges push event batches (stored once, in order) and long-poll site state."""
+"""The sync server: edges enroll once, then every request is signed; they push event batches
+(stored once, in order) and long-poll site state and commands."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from pydantic import ValidationError
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from cloud.api import invalid_response
 from cloud.db import is_postgres
-from cloud.sites.models import Edge, Site, SyncEvent
+from cloud.org.models import AuditLog
+from cloud.sites.models import Command, CommandState, Edge, SeenSignature, Site, SyncEvent
 from cloud.state import site_state, wait_for_publication
-from protocols.events import Payload, parse_payload
-from protocols.sync import (
+from protocols.events import CommandResult, Payload, parse_payload
+from protocols.signing import (
+    BACKLOG_HEADER,
     EDGE_HEADER,
+    MAX_SKEW_S,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    BadSignature,
+    load_public_key,
+    signature_digest,
+    verify,
+)
+from protocols.sync import (
+    ENROLL_PATH,
     EVENTS_PATH,
     MAX_BATCH_BYTES,
     STATE_PATH,
+    CommandKind,
+    EnrollRequest,
+    EnrollResponse,
     Event,
     PushAck,
     PushGap,
@@ -31,12 +49,17 @@ from protocols.sync import (
     StateRequest,
     StateResponse,
 )
+from protocols.sync import (
+    Command as WireCommand,
+)
 
 log = logging.getLogger(__name__)
 
 Accepted = tuple[Event, Payload]
 BatchHandler = Callable[[Edge, dict[str, Site], list[Accepted]], Awaitable[None]]
 _handlers: dict[str, BatchHandler] = {}
+# A command delivered but not yet answered goes down again after this long.
+REDELIVER_AFTER = timedelta(seconds=20)
 
 
 def register(event_type: str, handler: BatchHandler) -> None:
@@ -44,33 +67,162 @@ def register(event_type: str, handler: BatchHandler) -> None:
     _handlers[event_type] = handler
 
 
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _refuse(reason: str) -> web.Response:
-    log.warning("sync request refused: %s", reason)
-    return web.json_response({"error": "unauthorized", "message": reason}, status=401)
+# --- who is asking ----------------------------------------------------------------------------
 
 
-async def _authenticate(request: web.Request) -> Edge | web.Response:
+@dataclass(frozen=True)
+class Caller:
+    edge: Edge
+    sites: dict[str, Site]
+    body: bytes
+
+
+class Refused(Exception):
+    """A request that is not an enrolled edge's own: 401, and a line in the audit log."""
+
+    def __init__(self, reason: str, edge: Edge | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.edge = edge
+
+
+async def _refuse(request: web.Request, refused: Refused) -> web.Response:
+    log.warning("sync request %s %s refused: %s", request.method, request.path, refused.reason)
+    await AuditLog.create(
+        tenant_id=refused.edge.tenant_id if refused.edge else None,
+        action="sync_refused",
+        entity="edge",
+        entity_id=refused.edge.code if refused.edge else request.headers.get(EDGE_HEADER, "")[:64],
+        detail={"reason": refused.reason, "path": request.path, "remote": request.remote or ""},
+    )
+    return web.json_response({"error": "unauthorized", "message": refused.reason}, status=401)
+
+
+async def _remember(signature: str, now: datetime) -> bool:
+    """Record a signature as used; False when it was used before (a replay)."""
+    try:
+        await SeenSignature.create(digest=signature_digest(signature), seen_at=now)
+    except IntegrityError:
+        return False
+    # Signatures older than the clock window can never verify again: forget them now and then.
+    if int(now.timestamp()) % 60 == 0:
+        horizon = now - timedelta(seconds=2 * MAX_SKEW_S)
+        await SeenSignature.filter(seen_at__lt=horizon).delete()
+    return True
+
+
+async def authenticate(request: web.Request) -> Caller:
+    """The enrolled, unrevoked edge that signed this request, or Refused saying why not."""
     code = request.headers.get(EDGE_HEADER, "")
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    if not code or scheme != "Bearer" or not key:
-        return _refuse("missing edge id or key")
+    timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if not (code and timestamp and signature):
+        raise Refused("unsigned request: edge id, timestamp and signature headers are required")
     edge = await Edge.filter(code=code).first()
-    if edge is None or not edge.key_hash:
-        return _refuse(f"unknown edge {code!r}")
-    if not secrets.compare_digest(edge.key_hash, key_hash(key)):
-        return _refuse(f"wrong key for edge {code!r}")
+    if edge is None:
+        raise Refused(f"unknown edge {code!r}")
+    if edge.revoked_at is not None:
+        raise Refused(f"edge {code!r} is revoked", edge)
+    if not edge.public_key:
+        raise Refused(f"edge {code!r} is not enrolled", edge)
     if not edge.enabled:
-        return _refuse(f"edge {code!r} is disabled")
-    return edge
+        raise Refused(f"edge {code!r} is disabled", edge)
+    body = await request.read()
+    try:
+        key = load_public_key(edge.public_key)
+        skew = verify(key, request.method, request.path, body, timestamp, signature)
+    except BadSignature as exc:
+        raise Refused(f"edge {code!r}: {exc}", edge) from None
+    now = datetime.now(UTC)
+    if not await _remember(signature, now):
+        raise Refused(f"edge {code!r}: replayed signature", edge)
+    backlog = request.headers.get(BACKLOG_HEADER, "")
+    await Edge.filter(id=edge.id).update(
+        last_seen_at=now,
+        clock_skew_ms=skew,
+        **({"backlog": int(backlog)} if backlog.isdigit() else {}),
+    )
+    sites = {site.code: site for site in await edge.sites.all()}
+    return Caller(edge, sites, body)
 
 
-def _refusal_of(event: Event, sites: dict[str, Site]) -> tuple[Payload | None, str]:
-    if event.site not in sites:
-        return None, f"site {event.site!r} is not served by this edge"
+# --- enrollment -------------------------------------------------------------------------------
+
+
+async def enroll(request: web.Request) -> web.Response:
+    """Trade a one-time token for the edge's public key: the token is spent either way it goes."""
+    try:
+        ask = EnrollRequest.model_validate_json(await request.read())
+        load_public_key(ask.public_key)
+    except ValidationError as exc:
+        return invalid_response(exc, where="enrollment")
+    except BadSignature as exc:
+        return web.json_response(
+            {"error": "invalid", "field": "public_key", "message": str(exc)}, status=422
+        )
+    now = datetime.now(UTC)
+    async with in_transaction():
+        edge = await Edge.filter(enroll_token_hash=token_hash(ask.token)).first()
+        if edge is None or edge.enroll_expires_at is None or edge.enroll_expires_at < now:
+            refused = Refused("enrollment token unknown, used or expired", edge)
+            return await _refuse(request, refused)
+        edge.public_key = ask.public_key
+        edge.enroll_token_hash = ""
+        edge.enroll_expires_at = None
+        edge.enrolled_at = now
+        edge.revoked_at = None
+        await edge.save()
+        await AuditLog.create(
+            tenant_id=edge.tenant_id,
+            action="enroll",
+            entity="edge",
+            entity_id=edge.code,
+            detail={"remote": request.remote or ""},
+        )
+        sites = [site.code for site in await edge.sites.all()]
+    return web.json_response(EnrollResponse(edge=edge.code, sites=sites).model_dump())
+
+
+# --- up: events -------------------------------------------------------------------------------
+
+
+async def push_events(request: web.Request) -> web.Response:
+    if (request.content_length or 0) > MAX_BATCH_BYTES * 2:
+        return web.json_response({"error": "too_large", "message": "batch too large"}, status=413)
+    try:
+        caller = await authenticate(request)
+    except Refused as exc:
+        return await _refuse(request, exc)
+    try:
+        batch = PushRequest.model_validate_json(caller.body)
+    except ValidationError as exc:
+        return invalid_response(exc, where="batch")
+    foreign = sorted({event.site for event in batch.events} - set(caller.sites))
+    if foreign:
+        refused = Refused(f"edge {caller.edge.code!r} writes for site {foreign[0]!r}", caller.edge)
+        return await _refuse(request, refused)
+    async with in_transaction():
+        query = Edge.filter(id=caller.edge.id)
+        if is_postgres():
+            # Two pushes from one edge (a retry racing the original) take turns here.
+            query = query.select_for_update()
+        edge = await query.get()
+        fresh = [event for event in batch.events if event.seq > edge.acked_seq]
+        if fresh and fresh[0].seq != edge.acked_seq + 1:
+            gap = PushGap(expected_seq=edge.acked_seq + 1)
+            return web.json_response(gap.model_dump(), status=409)
+        if fresh:
+            await _store(edge, caller.sites, fresh)
+            await Edge.filter(id=edge.id).update(acked_seq=fresh[-1].seq)
+            edge.acked_seq = fresh[-1].seq
+    return web.json_response(PushAck(acked_seq=edge.acked_seq).model_dump())
+
+
+def _check(event: Event) -> tuple[Payload | None, str]:
     try:
         return parse_payload(event.type, event.payload), ""
     except KeyError:
@@ -81,44 +233,17 @@ def _refusal_of(event: Event, sites: dict[str, Site]) -> tuple[Payload | None, s
         return None, f"payload field '{where}': {first['msg']}"
 
 
-async def push_events(request: web.Request) -> web.Response:
-    edge_or_refusal = await _authenticate(request)
-    if isinstance(edge_or_refusal, web.Response):
-        return edge_or_refusal
-    if (request.content_length or 0) > MAX_BATCH_BYTES * 2:
-        return web.json_response({"error": "too_large", "message": "batch too large"}, status=413)
-    try:
-        batch = PushRequest.model_validate_json(await request.read())
-    except ValidationError as exc:
-        return invalid_response(exc, where="batch")
-    async with in_transaction():
-        query = Edge.filter(id=edge_or_refusal.id)
-        if is_postgres():
-            # Two pushes from one edge (a retry racing the original) take turns here.
-            query = query.select_for_update()
-        edge = await query.get()
-        fresh = [event for event in batch.events if event.seq > edge.acked_seq]
-        if fresh and fresh[0].seq != edge.acked_seq + 1:
-            gap = PushGap(expected_seq=edge.acked_seq + 1)
-            return web.json_response(gap.model_dump(), status=409)
-        if fresh:
-            await _store(edge, fresh)
-            edge.acked_seq = fresh[-1].seq
-        edge.last_seen_at = datetime.now(UTC)
-        await edge.save(update_fields=["acked_seq", "last_seen_at"])
-    return web.json_response(PushAck(acked_seq=edge.acked_seq).model_dump())
-
-
-async def _store(edge: Edge, events: list[Event]) -> None:
-    sites = {site.code: site for site in await edge.sites.all()}
+async def _store(edge: Edge, sites: dict[str, Site], events: list[Event]) -> None:
+    """Every event is kept in the ledger; a valid one also goes to its domain, an invalid one
+    stays there as a dead letter (its error set) for an admin to see."""
     accepted: dict[str, list[Accepted]] = {}
     rows = []
     for event in events:
-        payload, error = _refusal_of(event, sites)
+        payload, error = _check(event)
         if payload is not None:
             accepted.setdefault(event.type, []).append((event, payload))
         else:
-            log.warning("edge %s seq %d kept but not applied: %s", edge.code, event.seq, error)
+            log.warning("edge %s seq %d kept as a dead letter: %s", edge.code, event.seq, error)
         rows.append(
             SyncEvent(
                 edge_id=edge.id,
@@ -138,40 +263,72 @@ async def _store(edge: Edge, events: list[Event]) -> None:
             await handler(edge, sites, items)
 
 
+async def record_command_results(edge: Edge, sites: dict[str, Site], items: list[Accepted]) -> None:
+    for _, payload in items:
+        assert isinstance(payload, CommandResult)
+        await Command.filter(id=payload.command, site_id__in=[s.id for s in sites.values()]).update(
+            state=CommandState(payload.status.value),
+            detail=payload.detail[:255],
+            finished_at=datetime.now(UTC),
+        )
+
+
+# --- down: state and commands -----------------------------------------------------------------
+
+
+async def _due_commands(sites: dict[str, Site], now: datetime) -> list[Command]:
+    """Pending commands of these sites never delivered, or delivered a while ago unanswered."""
+    if not sites:
+        return []
+    return await Command.filter(
+        Q(delivered_at__isnull=True) | Q(delivered_at__lt=now - REDELIVER_AFTER),
+        site_id__in=[site.id for site in sites.values()],
+        state=CommandState.pending,
+    ).order_by("issued_at")
+
+
 async def pull_state(request: web.Request) -> web.Response:
-    edge_or_refusal = await _authenticate(request)
-    if isinstance(edge_or_refusal, web.Response):
-        return edge_or_refusal
-    edge = edge_or_refusal
     try:
-        ask = StateRequest.model_validate_json(await request.read())
+        caller = await authenticate(request)
+    except Refused as exc:
+        return await _refuse(request, exc)
+    try:
+        ask = StateRequest.model_validate_json(caller.body)
     except ValidationError as exc:
         return invalid_response(exc, where="state request")
-    sites = {site.code: site for site in await edge.sites.all()}
-    foreign = sorted(set(ask.revisions) - set(sites))
+    foreign = sorted(set(ask.revisions) - set(caller.sites))
     if foreign:
-        return web.json_response(
-            {"error": "forbidden", "message": f"site {foreign[0]!r} is not served by this edge"},
-            status=403,
-        )
-    await Edge.filter(id=edge.id).update(
-        applied_revisions=ask.revisions, last_seen_at=datetime.now(UTC)
-    )
+        refused = Refused(f"edge {caller.edge.code!r} asks for site {foreign[0]!r}", caller.edge)
+        return await _refuse(request, refused)
+    await Edge.filter(id=caller.edge.id).update(applied_revisions=ask.revisions)
     deadline = time.monotonic() + ask.wait
+    ids = [site.id for site in caller.sites.values()]
     while True:
-        current = {
-            site.code: site for site in await Site.filter(id__in=[s.id for s in sites.values()])
-        }
-        moved = [
-            site for code, site in current.items() if site.revision != ask.revisions.get(code, -1)
-        ]
+        current = {site.code: site for site in await Site.filter(id__in=ids)}
+        moved = [s for code, s in current.items() if s.revision != ask.revisions.get(code, -1)]
+        commands = await _due_commands(current, datetime.now(UTC))
         remaining = deadline - time.monotonic()
-        if moved or remaining <= 0 or request.app[STOPPING].is_set():
+        if moved or commands or remaining <= 0 or request.app[STOPPING].is_set():
             break
         # Woken at once by a change in this process; other workers' changes seen within 0.5 s.
         await wait_for_publication(min(0.5, remaining))
     states = [await site_state(site, ask.revisions.get(site.code, 0)) for site in moved]
-    return web.json_response(StateResponse(sites=states).model_dump(mode="json"))
+    codes = {site.id: site.code for site in current.values()}
+    wire = [
+        WireCommand(
+            id=command.id,
+            kind=CommandKind(command.kind),
+            site=codes[command.site_id],
+            lane=command.lane,
+            payload=command.payload,
+            issued_at=command.issued_at,
+            expires_at=command.expires_at,
+        )
+        for command in commands
+    ]
+    if commands:
+        await Command.filter(id__in=[c.id for c in commands]).update(delivered_at=datetime.now(UTC))
+    return web.json_response(StateResponse(sites=states, commands=wire).model_dump(mode="json"))
 
 
 STOPPING = web.AppKey("sync_stopping", asyncio.Event)
@@ -185,5 +342,7 @@ async def _stop_long_polls(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     app[STOPPING] = asyncio.Event()
     app.on_shutdown.append(_stop_long_polls)
+    register("command.result", record_command_results)
+    app.router.add_post(ENROLL_PATH, enroll)
     app.router.add_post(EVENTS_PATH, push_events)
     app.router.add_post(STATE_PATH, pull_state)

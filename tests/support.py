@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import tomllib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloud.app import build_app
 from cloud.settings import CloudSettings
 from protocols.settings import load_settings
+from protocols.signing import new_private_key, public_key_text, sign
 from protocols.site import SiteDocument
 from tests.conftest import REPO, free_port
 
@@ -62,3 +67,28 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what:
             raise AssertionError(f"{what}: not within {seconds} s")
         await asyncio.sleep(0.05)
     return time.monotonic() - started
+
+
+class SigningEdge:
+    """An edge's identity in a test: signs requests the way a real edge does."""
+
+    def __init__(self, code: str, key: Ed25519PrivateKey | None = None) -> None:
+        self.code = code
+        self.key = key or new_private_key()
+
+    @property
+    def public_key(self) -> str:
+        return public_key_text(self.key)
+
+    def headers(
+        self, method: str, path: str, body: bytes, now_ms: int | None = None
+    ) -> dict[str, str]:
+        signed = sign(self.key, self.code, method, path, body, now_ms=now_ms)
+        return {**signed.headers(), "Content-Type": "application/json"}
+
+    async def post(
+        self, client: TestClient[web.Request, web.Application], path: str, payload: object
+    ) -> tuple[int, Any]:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        resp = await client.post(path, data=body, headers=self.headers("POST", path, body))
+        return resp.status, await resp.json()
