@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from edge.api import LANES, MAX_PUSH_BYTES, SETTINGS, STORE, add_routes
+from edge.api import LANES, MAX_PUSH_BYTES, SETTINGS, STORE, SYNC, add_routes
 from edge.lanes import Lanes
 from edge.settings import EdgeSettings
 from edge.store import Store
@@ -18,8 +18,6 @@ from edge.sync import SyncClient
 from protocols.site import SiteDocument
 
 log = logging.getLogger(__name__)
-
-SYNC = web.AppKey("sync", SyncClient)
 
 
 async def cancel(task: asyncio.Task[None]) -> None:
@@ -39,7 +37,12 @@ def build_edge_app(
     app[SETTINGS] = settings
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[STORE] = await Store.open(settings.store_path)
+        # The outbox is the whole edge's: its budget alarm goes under the document's first site.
+        app[STORE] = await Store.open(
+            settings.store_path,
+            budget_bytes=int(settings.outbox_budget_mb * 1024 * 1024),
+            alarm_site=site.sites[0].code,
+        )
         checkpoints = asyncio.create_task(app[STORE].checkpoint_forever(), name="checkpoint")
         yield
         await cancel(checkpoints)
@@ -53,7 +56,8 @@ def build_edge_app(
 
     async def sync_ctx(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as session:
-            client = SyncClient(settings, app[STORE], session, (s.code for s in site.sites))
+            codes = [s.code for s in site.sites]
+            client = SyncClient(settings, app[STORE], session, codes, lanes=app[LANES])
             app[SYNC] = client
             task = asyncio.create_task(client.run(), name="sync")
             yield
@@ -77,9 +81,7 @@ async def run_edge(settings: EdgeSettings, site: SiteDocument, stop: asyncio.Eve
         # and collect less often (a full collection is a pause in every lane's latency).
         gc.freeze()
         gc.set_threshold(20_000, 50, 100)
-        log.info(
-            "edge %s listening on http://%s:%d", settings.edge_id, settings.host, settings.port
-        )
+        log.info("edge listening on http://%s:%d", settings.host, settings.port)
         await stop.wait()
     finally:
         await runner.cleanup()

@@ -9,6 +9,7 @@ from aiohttp import web
 from edge.lanes import Lanes
 from edge.settings import EdgeSettings
 from edge.store import Store
+from edge.sync import SyncClient
 from protocols.camera import HEARTBEAT_REPLY, BadPush, Heartbeat, Vendor, parse_push, vzenith_reply
 from protocols.site import Wiring
 
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 SETTINGS = web.AppKey("settings", EdgeSettings)
 STORE = web.AppKey("store", Store)
 LANES = web.AppKey("lanes", Lanes)
+SYNC = web.AppKey("sync", SyncClient)
 
 PUSH_PATH = "/camera/push"
 # Real cameras attach scene and plate pictures; 1 MiB (aiohttp's default) is too tight for them.
@@ -29,11 +31,16 @@ def _error(status: int, error: str, detail: str) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     store = request.app[STORE]
+    sync = request.app.get(SYNC)
+    identity = sync.identity if sync is not None else None
     return web.json_response(
         {
             "ok": True,
-            "edge": request.app[SETTINGS].edge_id,
-            "pending": await store.pending_count(),
+            "edge": identity.edge if identity is not None else None,
+            "enrolled": identity is not None,
+            "pending": store.outbox_rows,
+            "outbox_bytes": store.outbox_bytes,
+            "outbox_over_budget": store.over_budget,
             "revisions": store.revisions(),
         }
     )

@@ -23,9 +23,19 @@ class EdgeSettings(BaseModel):
     site_file: Path = Path("config/demo-site.toml")
     store_path: Path = Path("var/edge/edge.db")
     snapshot_dir: Path = Path("var/edge/snapshots")
+    # Where `wayside edge enroll` registers when no --cloud is given. After enrollment the
+    # identity file is the source of the cloud URL and the edge id the sync client uses.
     cloud_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://[^/\s]+(/\S*)?$")
-    edge_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    edge_key: str = Field(min_length=8, max_length=256)
+    # Optional label (the demo creates its cloud edge under it); sync never sends it.
+    edge_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )
+    key_path: Path = Path("var/edge/edge.key")
+    identity_path: Path = Path("var/edge/identity.json")
+    # Disk the outbox may fill before an edge.outbox_budget alarm (recording goes on anyway).
+    outbox_budget_mb: float = Field(default=1024, gt=0)
+    # Longest wait between two sync retries (jittered below it).
+    sync_retry_cap_s: float = Field(default=30, gt=0)
     timezone: str = "Asia/Shanghai"
     modbus_timeout_s: float = Field(default=1.0, gt=0, le=30)
 

@@ -16,7 +16,14 @@ from typing import Any
 import aiosqlite
 
 from edge.engines.gate import RuleBook
-from protocols.events import AccessDecided, ParkingSessionEnded, ParkingSessionStarted, Payload
+from protocols.events import (
+    AccessDecided,
+    CommandResult,
+    OutboxBudget,
+    ParkingSessionEnded,
+    ParkingSessionStarted,
+    Payload,
+)
 from protocols.sync import (
     ENTITY_MODELS,
     AccessRule,
@@ -69,7 +76,32 @@ create table if not exists site_revision (
     site text primary key,
     revision integer not null
 );
+-- Commands from the cloud: 'started' before the device is driven, then done/failed/expired in
+-- the transaction of their command.result event. A command seen here never runs again.
+create table if not exists command (
+    id text primary key,
+    state text not null,
+    updated_at text not null
+);
+-- Small durable flags (the outbox budget alarm's state, so a restart does not raise it again).
+create table if not exists edge_flag (
+    name text primary key,
+    value integer not null
+);
 """
+
+# What one outbox row costs on disk, estimated the same way in SQL (start-up, acks) and in
+# Python (inserts): its text fields' UTF-8 bytes, the uuid once more for its unique index,
+# and a fixed allowance for the row header, the seq and the index entry.
+ROW_OVERHEAD = 64
+_ROW_SIZE_SQL = (
+    "length(cast(uuid as blob)) * 2 + length(cast(type as blob)) + length(cast(site as blob))"
+    f" + length(cast(occurred_at as blob)) + length(cast(payload as blob)) + {ROW_OVERHEAD}"
+)
+_OVER_BUDGET = "outbox_over_budget"
+# Once raised, the alarm clears only below this share of the budget, so an outbox hovering
+# at the limit does not raise and clear it with every batch.
+BUDGET_CLEAR_RATIO = 0.9
 
 
 class StoreError(Exception):
@@ -98,10 +130,55 @@ def _row(event_type: str, site: str, occurred_at: datetime, payload: Payload) ->
     )
 
 
+def _row_size(row: tuple[str, ...]) -> int:
+    """The estimate _ROW_SIZE_SQL makes of the same row once stored."""
+    return sum(len(field.encode()) for field in row) + len(row[0]) + ROW_OVERHEAD
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """The next events to push, as the exact JSON body of a PushRequest."""
+
+    first: int
+    last: int
+    count: int
+    body: bytes
+
+
+def _batch_body(rows: Sequence[tuple[Any, ...]], max_bytes: int) -> Batch | None:
+    """Serialise outbox rows into a PushRequest body without parsing their stored payloads."""
+    pieces: list[bytes] = []
+    size = 0
+    first = last = 0
+    for seq, key, event_type, site, occurred_at, payload in rows:
+        piece = (
+            f'{{"seq":{int(seq)},"uuid":{json.dumps(key)},"type":{json.dumps(event_type)},'
+            f'"site":{json.dumps(site)},"occurred_at":{json.dumps(occurred_at)},'
+            f'"payload":{payload}}}'
+        ).encode()
+        size += len(piece) + 1
+        if pieces and size > max_bytes - 16:
+            break
+        if not pieces:
+            first = int(seq)
+        elif int(seq) != last + 1:
+            break  # a batch is contiguous; the rest goes in the next one
+        last = int(seq)
+        pieces.append(piece)
+    if not pieces:
+        return None
+    return Batch(first, last, len(pieces), b'{"events":[' + b",".join(pieces) + b"]}")
+
+
 _Statement = tuple[str, Sequence[Sequence[Any]]]
 
 _INSERT_OUTBOX = (
     "insert into outbox (uuid, type, site, occurred_at, payload) values (?, ?, ?, ?, ?)"
+)
+_SET_FLAG = "insert or replace into edge_flag (name, value) values (?, ?)"
+_PENDING = (
+    "select seq, uuid, type, site, occurred_at, payload from outbox"
+    " where seq > ? order by seq limit ?"
 )
 
 
@@ -158,7 +235,13 @@ def _session_change(
 class Store:
     """One aiosqlite connection; a lock serialises writes so transactions never interleave."""
 
-    def __init__(self, db: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        budget_bytes: int | None = None,
+        alarm_site: str = "",
+    ) -> None:
         self._db = db
         self._last_commit = 0.0
         self._commits_since_checkpoint = 0
@@ -171,9 +254,18 @@ class Store:
         # Open sessions mirrored in memory so a decision never has to query for them.
         self._open_sessions: dict[tuple[str, str], str] = {}
         self.committed = asyncio.Event()
+        # The outbox's size, kept in memory (set at start, moved by inserts and acks) so no
+        # decision ever counts rows: the backlog header and the disk budget read these.
+        self.outbox_rows = 0
+        self.outbox_bytes = 0
+        self._budget_bytes = budget_bytes
+        self._alarm_site = alarm_site
+        self.over_budget = False
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
+    async def open(cls, path: Path, budget_bytes: int | None = None, alarm_site: str = "") -> Store:
+        """Open (creating) the store; with budget_bytes, outbox_budget alarms are recorded
+        under alarm_site (the outbox is the whole edge's: one alarm, not one per site)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path, isolation_level=None)
         await db.execute("pragma journal_mode=wal")
@@ -183,7 +275,7 @@ class Store:
         await db.execute("pragma wal_autocheckpoint=0")
         await db.executescript(SCHEMA)
         reader = await aiosqlite.connect(path, isolation_level=None)
-        store = cls(db, reader)
+        store = cls(db, reader, budget_bytes, alarm_site)
         await store._load()
         return store
 
@@ -201,6 +293,15 @@ class Store:
             "select site, plate, uuid from parking_session where exited_at is null"
         )
         self._open_sessions = {(str(site), str(plate)): str(key) for site, plate, key in rows}
+        rows = await self._db.execute_fetchall(
+            f"select count(*), coalesce(sum({_ROW_SIZE_SQL}), 0) from outbox"
+        )
+        count, size = next(iter(rows))
+        self.outbox_rows, self.outbox_bytes = int(count), int(size)
+        rows = await self._db.execute_fetchall(
+            "select value from edge_flag where name = ?", (_OVER_BUDGET,)
+        )
+        self.over_budget = any(int(value) for (value,) in rows)
 
     async def _reload_book(self, site: str) -> None:
         rows = await self._db.execute_fetchall(
@@ -259,11 +360,10 @@ class Store:
                         )
                     ],
                 ),
-                (_INSERT_OUTBOX, [decided, *change.events]),
             ]
             if change.sql is not None:
                 statements.append((change.sql[0], [change.sql[1]]))
-            await self._transaction(statements)
+            await self._append(statements, [decided, *change.events], now)
             if change.opens:
                 self._open_sessions[key] = change.session
             elif change.closes:
@@ -274,8 +374,37 @@ class Store:
     async def record_event(self, event_type: str, site: str, payload: Payload) -> None:
         """Append one event on its own (device faults and other facts that change no state)."""
         async with self._lock:
-            await self._db.execute(_INSERT_OUTBOX, _row(event_type, site, _now(), payload))
+            now = _now()
+            await self._append([], [_row(event_type, site, now, payload)], now)
         self.committed.set()
+
+    async def _append(
+        self, statements: list[_Statement], rows: list[tuple[str, ...]], now: datetime
+    ) -> None:
+        """Commit statements with these outbox rows (under the lock), raising the budget alarm
+        in the same transaction when the rows take the outbox past its budget."""
+        added = sum(_row_size(row) for row in rows)
+        alarm = (
+            self._budget_bytes is not None
+            and not self.over_budget
+            and self.outbox_bytes + added > self._budget_bytes
+        )
+        if alarm:
+            assert self._budget_bytes is not None
+            raised = OutboxBudget(
+                site=self._alarm_site,
+                used_bytes=self.outbox_bytes + added,
+                budget_bytes=self._budget_bytes,
+                exceeded=True,
+            )
+            rows = [*rows, _row("edge.outbox_budget", self._alarm_site, now, raised)]
+            added += _row_size(rows[-1])
+            statements = [*statements, (_SET_FLAG, [(_OVER_BUDGET, 1)])]
+        await self._transaction([*statements, (_INSERT_OUTBOX, rows)])
+        self.outbox_rows += len(rows)
+        self.outbox_bytes += added
+        if alarm:
+            self.over_budget = True
 
     async def _transaction(self, statements: list[_Statement]) -> None:
         """Run statements as one transaction in ONE hop to the connection's thread: on the hot
@@ -315,12 +444,24 @@ class Store:
 
     # --- outbox ---------------------------------------------------------------------------------
 
+    async def pending_batch(self, after: int, limit: int, max_bytes: int) -> Batch | None:
+        """The next events after seq `after` as a ready PushRequest body (at most limit events
+        and max_bytes), or None when there are none.
+
+        Read on the reader connection and serialised on its thread: draining a backlog of
+        millions neither takes the writer lock nor parses payloads on the event loop.
+        """
+
+        def read(conn: sqlite3.Connection) -> Batch | None:
+            rows = conn.execute(_PENDING, (after, limit)).fetchall()
+            return _batch_body(rows, max_bytes)
+
+        batch: Batch | None = await self._reader._execute(read, self._reader._conn)
+        return batch
+
     async def pending(self, limit: int, max_bytes: int) -> list[Event]:
         """The oldest unacknowledged events in seq order, at most limit events and ~max_bytes."""
-        rows = await self._reader.execute_fetchall(
-            "select seq, uuid, type, site, occurred_at, payload from outbox order by seq limit ?",
-            (limit,),
-        )
+        rows = await self._reader.execute_fetchall(_PENDING, (0, limit))
         events: list[Event] = []
         size = 0
         for seq, key, event_type, site, occurred_at, payload in rows:
@@ -344,10 +485,94 @@ class Store:
         return int(next(iter(rows))[0])
 
     async def ack(self, upto_seq: int) -> int:
-        """Drop events the cloud holds (seq <= upto_seq); returns how many were dropped."""
+        """Drop events the cloud holds (seq <= upto_seq); returns how many were dropped.
+
+        When that brings an outbox over its budget back under it, the all-clear is recorded
+        in the same transaction.
+        """
         async with self._lock:
-            cursor = await self._db.execute("delete from outbox where seq <= ?", (upto_seq,))
-            return cursor.rowcount
+            now = _now()
+            over = self.over_budget
+            budget = self._budget_bytes
+            site = self._alarm_site
+            held = self.outbox_bytes
+
+            def run(conn: sqlite3.Connection) -> tuple[int, int, tuple[str, ...] | None]:
+                conn.execute("begin immediate")
+                try:
+                    count, size = conn.execute(
+                        f"select count(*), coalesce(sum({_ROW_SIZE_SQL}), 0) from outbox"
+                        " where seq <= ?",
+                        (upto_seq,),
+                    ).fetchone()
+                    conn.execute("delete from outbox where seq <= ?", (upto_seq,))
+                    cleared = None
+                    if over and budget is not None and held - size < budget * BUDGET_CLEAR_RATIO:
+                        under = OutboxBudget(
+                            site=site,
+                            used_bytes=max(0, held - size),
+                            budget_bytes=budget,
+                            exceeded=False,
+                        )
+                        cleared = _row("edge.outbox_budget", site, now, under)
+                        conn.execute(_INSERT_OUTBOX, cleared)
+                        conn.execute(_SET_FLAG, (_OVER_BUDGET, 0))
+                    conn.execute("commit")
+                except BaseException:
+                    conn.execute("rollback")
+                    raise
+                return int(count), int(size), cleared
+
+            dropped, size, cleared = await self._db._execute(run, self._db._conn)
+            self._last_commit = time.monotonic()
+            self._commits_since_checkpoint += 1
+            self.outbox_rows -= dropped
+            self.outbox_bytes -= size
+            if cleared is not None:
+                self.over_budget = False
+                self.outbox_rows += 1
+                self.outbox_bytes += _row_size(cleared)
+        if cleared is not None:
+            self.committed.set()
+        return dropped
+
+    # --- commands -------------------------------------------------------------------------------
+
+    async def command_state(self, command: str) -> str | None:
+        """'started', a final status, or None for a command this edge never saw."""
+        rows = await self._reader.execute_fetchall(
+            "select state from command where id = ?", (command,)
+        )
+        return next((str(state) for (state,) in rows), None)
+
+    async def start_command(self, command: str) -> None:
+        """Mark a command as being executed, durably, before its device is driven: if the
+        edge dies now, the command is reported as interrupted, never run a second time."""
+        async with self._lock:
+            await self._transaction(
+                [
+                    (
+                        "insert into command (id, state, updated_at) values (?, 'started', ?)",
+                        [(command, _now().isoformat())],
+                    )
+                ]
+            )
+
+    async def finish_command(self, result: CommandResult) -> None:
+        """Record a command's final state and its command.result event in one transaction."""
+        async with self._lock:
+            now = _now()
+            await self._append(
+                [
+                    (
+                        "insert or replace into command (id, state, updated_at) values (?, ?, ?)",
+                        [(str(result.command), result.status.value, now.isoformat())],
+                    )
+                ],
+                [_row("command.result", result.site, now, result)],
+                now,
+            )
+        self.committed.set()
 
     # --- synced state ---------------------------------------------------------------------------
 

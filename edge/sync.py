@@ -1,8 +1,16 @@
-"""The edge's sync client: pushes the outbox up in order, long-polls revisioned state down."""
+"""The edge's sync client: pushes the outbox up in order, long-polls revisioned state down.
+
+Every request is signed with the edge's enrolled key (protocols/signing.py) over the exact
+body bytes sent, and reports the outbox backlog. Until the edge is enrolled the client only
+watches for the identity file, so `wayside edge enroll` on a running edge starts sync
+without a restart. Nothing is ever given up on: refusals (401: revoked, clock off...) and
+outages are logged and retried with capped, jittered backoff, and the outbox keeps everything.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -10,18 +18,21 @@ from collections.abc import Iterable
 
 import aiohttp
 from pydantic import ValidationError
+from yarl import URL
 
+from edge.commands import Commands
+from edge.identity import Identity, IdentityError, load_identity
+from edge.lanes import Lanes
 from edge.settings import EdgeSettings
-from edge.store import Store, StoreError
+from edge.store import Batch, Store, StoreError
+from protocols.signing import BACKLOG_HEADER, sign
 from protocols.sync import (
-    EDGE_HEADER,
     EVENTS_PATH,
     MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
     STATE_PATH,
     PushAck,
     PushGap,
-    PushRequest,
     StateRequest,
     StateResponse,
 )
@@ -29,13 +40,18 @@ from protocols.sync import (
 log = logging.getLogger(__name__)
 
 LONG_POLL_S = 25.0
+IDENTITY_POLL_S = 3.0
+NOT_ENROLLED = (
+    "not enrolled: run `wayside edge enroll --cloud URL --token T` "
+    "(the edge keeps deciding and recording; sync starts once enrolled)"
+)
 
 
 class Backoff:
     """Exponential delays with jitter, capped; never gives up."""
 
     def __init__(self, first_s: float = 0.2, cap_s: float = 30.0) -> None:
-        self.first_s = first_s
+        self.first_s = min(first_s, cap_s)
         self.cap_s = cap_s
         self.failures = 0
 
@@ -52,6 +68,17 @@ class Backoff:
         await asyncio.sleep(self.next_delay())
 
 
+def _message(body: bytes) -> str:
+    """The cloud's {"error", "message"} reason, or the start of whatever it sent."""
+    try:
+        document = json.loads(body)
+        if isinstance(document, dict) and isinstance(document.get("message"), str):
+            return str(document["message"])
+    except ValueError:
+        pass
+    return body[:200].decode("utf-8", "replace")
+
+
 class SyncClient:
     def __init__(
         self,
@@ -59,60 +86,154 @@ class SyncClient:
         store: Store,
         session: aiohttp.ClientSession,
         sites: Iterable[str],
+        lanes: Lanes | None = None,
         backoff_first_s: float = 0.2,
-        backoff_cap_s: float = 30.0,
+        backoff_cap_s: float | None = None,
         wait_s: float = LONG_POLL_S,
+        identity_poll_s: float = IDENTITY_POLL_S,
     ) -> None:
         self._store = store
         self._session = session
         self._sites = list(sites)
-        self._events_url = settings.cloud_url + EVENTS_PATH
-        self._state_url = settings.cloud_url + STATE_PATH
-        self._headers = {
-            "Authorization": f"Bearer {settings.edge_key}",
-            EDGE_HEADER: settings.edge_id,
-            "Content-Type": "application/json",
-        }
-        self._backoff = (backoff_first_s, backoff_cap_s)
+        self._key_path = settings.key_path
+        self._identity_path = settings.identity_path
+        cap = settings.sync_retry_cap_s if backoff_cap_s is None else backoff_cap_s
+        self._backoff = (backoff_first_s, cap)
         self._wait_s = wait_s
-        self.acked_seq = 0
+        self._identity_poll_s = identity_poll_s
+        self._last_ms = 0
+        self.identity: Identity | None = None
+        self.commands = Commands(store, lanes)
+        self.acked_seq = 0  # highest seq the cloud holds; the next batch starts after it
+        self._dropped_seq = 0  # highest seq deleted from the outbox
+        self._acked = asyncio.Event()
+        self.refusals = 0  # 401s seen (health, tests)
 
     async def run(self) -> None:
+        await self.wait_for_identity()
         async with asyncio.TaskGroup() as group:
             group.create_task(self.push_forever(), name="sync push")
             group.create_task(self.pull_forever(), name="sync pull")
 
-    # --- up ----------------------------------------------------------------------------------------
+    # --- identity -----------------------------------------------------------------------------
+
+    def try_identity(self) -> Identity | None:
+        """Load the identity files if this client has none yet; raises IdentityError."""
+        if self.identity is None:
+            identity = load_identity(self._key_path, self._identity_path)
+            if identity is not None:
+                self.identity = identity
+                log.info("edge %s enrolled: syncing with %s", identity.edge, identity.cloud_url)
+                if identity.sites:
+                    foreign = sorted(set(self._sites) - set(identity.sites))
+                    if foreign:
+                        log.warning(
+                            "the site document has sites %s the cloud did not give edge %s;"
+                            " their state is not pulled",
+                            ", ".join(foreign),
+                            identity.edge,
+                        )
+        return self.identity
+
+    async def wait_for_identity(self) -> Identity:
+        """Return once the edge is enrolled, re-reading the identity files every few seconds;
+        one log line per distinct reason it cannot sync yet."""
+        said = ""
+        while True:
+            try:
+                identity = self.try_identity()
+            except IdentityError as exc:
+                reason, level = str(exc), logging.ERROR
+            else:
+                if identity is not None:
+                    return identity
+                reason, level = NOT_ENROLLED, logging.WARNING
+            if reason != said:
+                log.log(level, "sync: %s", reason)
+                said = reason
+            await asyncio.sleep(self._identity_poll_s)
+
+    def _timestamp_ms(self) -> int:
+        """Wall-clock ms, nudged past the last one used: two requests with the same body in
+        one millisecond would otherwise carry the same signature, which the cloud refuses as a
+        replay. A clock stepped back by more than a second is followed, not fought."""
+        now = int(time.time() * 1000)
+        if self._last_ms - 1000 < now <= self._last_ms:
+            now = self._last_ms + 1
+        self._last_ms = now
+        return now
+
+    async def _post(
+        self, identity: Identity, path: str, body: bytes, limit: aiohttp.ClientTimeout
+    ) -> tuple[int, bytes]:
+        """POST body, signed over exactly these bytes; returns status and the reply's body."""
+        url = URL(identity.cloud_url + path)
+        signed = sign(identity.key, identity.edge, "POST", url.path, body, self._timestamp_ms())
+        headers = signed.headers()
+        headers[BACKLOG_HEADER] = str(max(0, self._store.outbox_rows))
+        headers["Content-Type"] = "application/json"
+        async with self._session.post(url, data=body, headers=headers, timeout=limit) as reply:
+            return reply.status, await reply.read()
+
+    def _refused(self, what: str, body: bytes) -> None:
+        self.refusals += 1
+        log.warning(
+            "sync %s refused by the cloud (401): %s; retrying (an admin may need to re-enroll"
+            " this edge, or its clock is off)",
+            what,
+            _message(body),
+        )
+
+    # --- up ----------------------------------------------------------------------------------
 
     async def push_forever(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._push_loop(), name="sync push batches")
+            group.create_task(self._drop_acked_forever(), name="sync drop acked")
+
+    async def _push_loop(self) -> None:
+        identity = await self.wait_for_identity()
         backoff = Backoff(*self._backoff)
-        batch: PushRequest | None = None
+        batch: Batch | None = None
         while True:
             if batch is None:
                 # Cleared before reading, so a commit landing meanwhile still wakes the wait.
                 self._store.committed.clear()
-                events = await self._store.pending(MAX_BATCH_EVENTS, MAX_BATCH_BYTES)
-                if not events:
+                batch = await self._store.pending_batch(
+                    self.acked_seq, MAX_BATCH_EVENTS, MAX_BATCH_BYTES
+                )
+                if batch is None:
                     await self._store.committed.wait()
                     continue
-                batch = PushRequest(events=events)
-            # A failed batch is resent as it was: rebuilding 500 events on every retry during
-            # an outage would steal the event loop from the lanes.
-            if await self.push_once(batch):
+            # A failed batch is resent as it was (signed afresh): rebuilding it on every retry
+            # during an outage would steal the event loop from the lanes.
+            if await self.push_once(batch, identity):
                 backoff.reset()
                 batch = None
             else:
                 await backoff.sleep()
 
-    async def push_once(self, batch: PushRequest) -> bool:
-        """Send one batch; True when the cloud acknowledged it (acked rows are dropped)."""
-        first, last = batch.events[0].seq, batch.events[-1].seq
+    async def _drop_acked_forever(self) -> None:
+        """Delete acknowledged rows behind the pusher, coalescing acks: the next batch goes out
+        without waiting for this commit, and the writer lock is taken once per catch-up."""
+        while True:
+            await self._acked.wait()
+            self._acked.clear()
+            upto = self.acked_seq
+            if upto > self._dropped_seq:
+                await self._store.ack(upto)
+                self._dropped_seq = upto
+
+    async def push_once(self, batch: Batch, identity: Identity | None = None) -> bool:
+        """Send one batch; True when the cloud acknowledged it (acked rows are then dropped)."""
+        identity = identity or self.identity
+        if identity is None:
+            return False
+        first, last = batch.first, batch.last
         try:
-            async with self._session.post(
-                self._events_url, data=batch.model_dump_json(), headers=self._headers
-            ) as response:
-                body = await response.read()
-                status = response.status
+            status, body = await self._post(
+                identity, EVENTS_PATH, batch.body, aiohttp.ClientTimeout(total=60)
+            )
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.info("sync push %d..%d: cloud not reachable: %s", first, last, exc)
             return False
@@ -120,7 +241,7 @@ class SyncClient:
             if status == 200:
                 ack = PushAck.model_validate_json(body)
                 self.acked_seq = ack.acked_seq
-                await self._store.ack(ack.acked_seq)
+                self._acked.set()
                 return ack.acked_seq >= first
             if status == 409:
                 gap = PushGap.model_validate_json(body)
@@ -137,20 +258,29 @@ class SyncClient:
         except ValidationError as exc:
             log.error("sync push: unreadable %d reply: %s", status, exc)
             return False
-        log.warning("sync push %d..%d: cloud answered %d: %s", first, last, status, body[:200])
+        if status == 401:
+            self._refused(f"push {first}..{last}", body)
+        else:
+            log.warning(
+                "sync push %d..%d: cloud answered %d: %s", first, last, status, _message(body)
+            )
         return False
 
-    # --- down --------------------------------------------------------------------------------------
+    # --- down --------------------------------------------------------------------------------
 
-    def _revisions(self) -> dict[str, int]:
+    def _revisions(self, identity: Identity) -> dict[str, int]:
         held = self._store.revisions()
-        return {site: held.get(site, 0) for site in self._sites} | held
+        wanted = {site: held.get(site, 0) for site in self._sites} | held
+        if identity.sites:  # the cloud refuses questions about sites that are not the edge's
+            wanted = {site: rev for site, rev in wanted.items() if site in identity.sites}
+        return wanted
 
     async def pull_forever(self) -> None:
+        identity = await self.wait_for_identity()
         backoff = Backoff(*self._backoff)
         while True:
             started = time.monotonic()
-            changed = await self.pull_once()
+            changed = await self.pull_once(identity)
             if changed is None:
                 await backoff.sleep()
                 continue
@@ -158,28 +288,38 @@ class SyncClient:
             if not changed and time.monotonic() - started < 0.5:
                 await asyncio.sleep(0.5)  # a cloud that does not hold the poll open is not spun on
 
-    async def pull_once(self) -> bool | None:
-        """One long poll; True if state was applied, False if none changed, None on failure."""
-        request = StateRequest(revisions=self._revisions(), wait=self._wait_s)
+    async def pull_once(self, identity: Identity | None = None) -> bool | None:
+        """One long poll; True if state or commands came, False if nothing did, None on failure."""
+        identity = identity or self.identity
+        if identity is None:
+            return None
+        request = StateRequest(revisions=self._revisions(identity), wait=self._wait_s)
         timeout = aiohttp.ClientTimeout(total=self._wait_s + 10)
         try:
-            async with self._session.post(
-                self._state_url,
-                data=request.model_dump_json(),
-                headers=self._headers,
-                timeout=timeout,
-            ) as response:
-                body = await response.read()
-                if response.status != 200:
-                    log.warning("sync pull: cloud answered %d: %s", response.status, body[:200])
-                    return None
+            status, body = await self._post(
+                identity, STATE_PATH, request.model_dump_json().encode(), timeout
+            )
+            if status == 401:
+                self._refused("pull", body)
+                return None
+            if status != 200:
+                log.warning("sync pull: cloud answered %d: %s", status, _message(body))
+                return None
             states = StateResponse.model_validate_json(body)
             for state in states.sites:
                 await self._store.apply_state(state)
                 log.info("sync pull: site %s now at revision %d", state.site, state.revision)
-            return bool(states.sites)
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.info("sync pull: cloud not reachable: %s", exc)
+            return None
         except (ValidationError, StoreError) as exc:
             log.error("sync pull: state refused: %s", exc)
-        return None
+            return None
+        acted = False
+        for command in states.commands:
+            try:
+                acted = await self.commands.handle(command) is not None or acted
+            except Exception:  # one bad command must not stop state from flowing
+                log.exception("command %s could not be handled", command.id)
+        # Redeliveries of handled commands are not news: the poll is not repeated at once.
+        return bool(states.sites) or acted

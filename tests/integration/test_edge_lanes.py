@@ -93,13 +93,15 @@ def two_site_document() -> SiteDocument:
 
 
 def edge_settings(tmp: Path, cloud_url: str | None = None, **extra: Any) -> EdgeSettings:
+    """Settings in tmp; the edge is not enrolled until a test writes its identity files
+    (tests.integration.test_edge_sync.enrolled), which name the cloud it syncs with."""
     return EdgeSettings(
         port=0,
         store_path=tmp / "edge.db",
         snapshot_dir=tmp / "snapshots",
         cloud_url=cloud_url or closed_url(),
-        edge_id="test-edge",
-        edge_key="test-edge-key",
+        key_path=tmp / "identity" / "edge.key",
+        identity_path=tmp / "identity" / "identity.json",
         modbus_timeout_s=0.5,
         **extra,
     )
@@ -125,11 +127,14 @@ class Rig:
 
 @asynccontextmanager
 async def rig(
-    tmp: Path, site: SiteDocument | None = None, cloud_url: str | None = None
+    tmp: Path,
+    site: SiteDocument | None = None,
+    cloud_url: str | None = None,
+    settings: EdgeSettings | None = None,
 ) -> AsyncIterator[Rig]:
     """Simulators first (as on a real site the devices are already powered), then the edge."""
     site = site or two_site_document()
-    settings = edge_settings(tmp, cloud_url)
+    settings = settings or edge_settings(tmp, cloud_url)
     async with aiohttp.ClientSession() as session:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -321,3 +326,4 @@ async def test_healthz(tmp_path: Path) -> None:
         async with r.session.get(r.url + "/healthz") as response:
             health = await response.json()
         assert health["ok"] is True and health["pending"] == 2
+        assert health["enrolled"] is False and health["edge"] is None

@@ -1,0 +1,119 @@
+"""Commands from the cloud, executed at most once and never after they expire.
+
+The cloud redelivers a command until it has seen its `command.result` event, so the same
+command can arrive many times, before and after a restart. The store's `command` table makes
+the second delivery a no-op: a command is marked `started` (durably) before its device is
+driven, and its final state is written in the transaction of its result event. A command
+found `started` on arrival was interrupted by a restart: it is reported failed, not re-run,
+because whether the device acted cannot be known.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from edge.drivers.modbus import DeviceError
+from edge.lanes import Lanes
+from edge.store import Store
+from protocols.events import CommandResult, CommandStatus
+from protocols.sync import Command, CommandKind
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "interrupted: the edge stopped while executing it; not run again"
+
+
+class CommandFailed(Exception):
+    """The command could not be carried out; the message is the result's detail."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Commands:
+    def __init__(
+        self, store: Store, lanes: Lanes | None, now: Callable[[], datetime] = _utc_now
+    ) -> None:
+        self._store = store
+        self._lanes = lanes
+        self._now = now
+        self._running: set[str] = set()
+        self.executed = 0  # device actions taken (tests, health)
+
+    async def handle(self, command: Command) -> CommandStatus | None:
+        """Execute a command unless it was seen before; returns the status it recorded now, or
+        None when this delivery changed nothing (a duplicate)."""
+        key = str(command.id)
+        if key in self._running:
+            return None
+        self._running.add(key)
+        try:
+            state = await self._store.command_state(key)
+            if state is not None and state != "started":
+                return None  # already done, failed or expired: the result is in the outbox
+            if state == "started":
+                return await self._finish(command, CommandStatus.failed, INTERRUPTED)
+            if self._now() >= command.expires_at:
+                late = self._now() - command.expires_at
+                detail = f"expired {late.total_seconds():.0f} s before it reached the edge"
+                return await self._finish(command, CommandStatus.expired, detail)
+            try:
+                target = self._check(command)
+            except CommandFailed as exc:
+                return await self._finish(command, CommandStatus.failed, str(exc))
+            await self._store.start_command(key)
+            try:
+                await target()
+            except CommandFailed as exc:
+                return await self._finish(command, CommandStatus.failed, str(exc))
+            self.executed += 1
+            return await self._finish(command, CommandStatus.done, "")
+        finally:
+            self._running.discard(key)
+
+    def _check(self, command: Command) -> Callable[[], Awaitable[None]]:
+        """What to run for this command, or CommandFailed before anything is touched."""
+        if command.kind != CommandKind.open_barrier:
+            raise CommandFailed(f"command kind {command.kind!r} is not supported by this edge")
+        lane = self._lanes.lanes.get(command.lane) if self._lanes is not None else None
+        if lane is None or lane.site.code != command.site:
+            raise CommandFailed(f"site {command.site!r} has no lane {command.lane!r} on this edge")
+        barrier = lane.barrier
+        if barrier is None:
+            raise CommandFailed(
+                f"lane {command.lane!r} has no barrier the edge drives"
+                f" ({lane.config.wiring.value} wiring): open it at the lane"
+            )
+
+        async def open_barrier() -> None:
+            try:
+                await barrier.open()
+            except DeviceError as exc:
+                raise CommandFailed(str(exc)) from None
+
+        return open_barrier
+
+    async def _finish(self, command: Command, status: CommandStatus, detail: str) -> CommandStatus:
+        result = CommandResult(
+            command=command.id,
+            kind=command.kind.value,
+            site=command.site,
+            lane=command.lane,
+            status=status,
+            detail=detail,
+        )
+        await self._store.finish_command(result)
+        log_at = logging.INFO if status == CommandStatus.done else logging.WARNING
+        log.log(
+            log_at,
+            "command %s (%s %s): %s %s",
+            command.id,
+            command.kind,
+            command.lane,
+            status.value,
+            detail,
+        )
+        return status
