@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
 
 from pydantic import Field, StringConstraints
 
-from cloud.org.schemas import In, Name, Out
-from cloud.sites.models import DeviceKind
+from cloud.org.schemas import In, Name, Out, UtcDatetime
+from cloud.sites.models import CommandState, DeviceKind
 from protocols.site import CODE_PATTERN, DefaultAction, Direction, SiteKind, Wiring
+from protocols.sync import CommandKind
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CODE_PATTERN)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)]
@@ -123,3 +128,152 @@ class DeviceFilter(In):
     site_id: int | None = None
     kind: DeviceKind | None = None
     enabled: bool | None = None
+
+
+# --- edges ------------------------------------------------------------------------------------
+
+# An edge whose clock is further off than this is flagged in the list (the cloud refuses at 5 min).
+SKEW_FLAG_MS = 60_000
+
+
+class EdgeStatus(StrEnum):
+    """Derived from the enrollment fields, never stored."""
+
+    pending = "pending"  # a token was issued and is still valid; no key registered yet
+    expired = "expired"  # no key registered and no valid token: re-enroll to get a new one
+    enrolled = "enrolled"  # a public key is registered; the edge signs its requests with it
+    revoked = "revoked"  # refused with 401 until re-enrolled
+    disabled = "disabled"  # switched off by an admin; refused until enabled
+
+
+Sites = Annotated[list[int], Field(default_factory=list, max_length=500)]
+
+
+class EdgeIn(In):
+    code: Code
+    name: Name
+    site_ids: Sites
+
+
+class EdgeUpdate(In):
+    """The code is what the edge signs with, so it stays; name and sites may change."""
+
+    name: Name
+    site_ids: Sites
+
+
+class EdgeSiteOut(Out):
+    id: int
+    code: str
+    name: str
+    revision: int = Field(description="the site's current published revision")
+    applied: int | None = Field(description="the revision the edge last reported applied")
+    behind: bool
+
+
+class EdgeOut(Out):
+    id: int
+    code: str
+    name: str
+    status: EdgeStatus
+    enabled: bool
+    site_ids: list[int]
+    sites: list[EdgeSiteOut]
+    enroll_expires_at: datetime | None
+    enrolled_at: datetime | None
+    revoked_at: datetime | None
+    last_seen_at: datetime | None
+    acked_seq: int
+    backlog: int | None = Field(description="outbox events the edge reported not yet sent")
+    clock_skew_ms: int | None = Field(description="server clock minus edge clock")
+    skew_flagged: bool = Field(description=f"clock off by more than {SKEW_FLAG_MS} ms")
+    behind: bool = Field(description="some site's applied revision is behind the current one")
+    created_at: datetime
+
+    @property
+    def revisions_text(self) -> str:
+        """Per site: applied / current revision, for lists and exports."""
+        return "; ".join(
+            f"{s.code} {'-' if s.applied is None else s.applied}/{s.revision}" for s in self.sites
+        )
+
+    @property
+    def skew_seconds(self) -> str:
+        return "" if self.clock_skew_ms is None else f"{self.clock_skew_ms / 1000:+.1f}"
+
+
+class EdgeCreated(Out):
+    """The new edge and its one-time enrollment token: shown once, only its hash is kept."""
+
+    edge: EdgeOut
+    token: str
+
+
+class EdgeFilter(In):
+    q: str = Field(default="", max_length=64, description="code or name contains")
+    site_id: int | None = None
+    status: EdgeStatus | None = None
+    enabled: bool | None = None
+
+
+# --- dead letters -----------------------------------------------------------------------------
+
+
+class DeadLetterOut(Out):
+    """An event an edge delivered that the cloud refused as invalid and kept, with why."""
+
+    id: int
+    edge_id: int
+    edge_code: str
+    seq: int
+    uuid: UUID
+    type: str
+    site: str
+    occurred_at: datetime
+    received_at: datetime
+    error: str
+    payload: dict[str, Any]
+
+    @property
+    def payload_text(self) -> str:
+        return json.dumps(self.payload, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+class DeadLetterFilter(In):
+    edge_id: int | None = None
+    type: str = Field(default="", max_length=64)
+    occurred_from: UtcDatetime | None = None
+    occurred_to: UtcDatetime | None = None
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+class CommandOut(Out):
+    id: UUID
+    site_id: int
+    site_name: str | None = None
+    lane: str
+    lane_name: str | None = None
+    kind: str
+    payload: dict[str, Any]
+    state: CommandState = Field(description="expired once expires_at passes while still pending")
+    issued_by: str
+    issued_at: datetime
+    expires_at: datetime
+    delivered_at: datetime | None
+    finished_at: datetime | None
+    detail: str
+
+    @property
+    def lane_label(self) -> str:
+        return f"{self.lane_name} ({self.lane})" if self.lane_name else self.lane
+
+
+class CommandFilter(In):
+    site_id: int | None = None
+    lane: str = Field(default="", max_length=48)
+    kind: CommandKind | None = None
+    state: CommandState | None = None
+    issued_from: UtcDatetime | None = None
+    issued_to: UtcDatetime | None = None
