@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
-from edge.store import Store, StoreError
-from protocols.events import AccessDecided, Reason, Verdict
+from edge.commands import INTERRUPTED, Commands
+from edge.store import _PENDING, Store, StoreError
+from protocols.events import AccessDecided, CommandStatus, Reason, Verdict
 from protocols.site import Direction
-from protocols.sync import Entity, ListKind, SiteState, StateChange
+from protocols.sync import (
+    Command,
+    CommandKind,
+    Entity,
+    ListKind,
+    PushRequest,
+    SiteState,
+    StateChange,
+)
 
 
 @pytest.fixture
@@ -129,3 +140,129 @@ async def test_caches_survive_a_restart(store: Store, tmp_path: Path) -> None:
         assert reopened.open_session("lot", "粤B12345")
     finally:
         await reopened.close()
+
+
+# --- outbox disk budget ------------------------------------------------------------------------
+
+
+async def budget_events(store: Store) -> list[dict[str, object]]:
+    events = await store.pending(10_000, 100_000_000)
+    return [e.payload for e in events if e.type == "edge.outbox_budget"]
+
+
+async def test_budget_alarm_is_raised_once_and_cleared_once(tmp_path: Path) -> None:
+    path = tmp_path / "budget.db"
+    store = await Store.open(path, budget_bytes=20_000, alarm_site="lot")
+    try:
+        for n in range(60):  # about 900 bytes a decision: well past 20 kB, all kept
+            await store.record_decision(decided(f"粤B{n:05d}"))
+        assert store.over_budget and store.outbox_rows == 61
+        (raised,) = await budget_events(store)
+        assert raised["exceeded"] is True and raised["site"] == "lot"
+        assert raised["budget_bytes"] == 20_000 and int(str(raised["used_bytes"])) > 20_000
+    finally:
+        await store.close()
+    # A restart remembers the alarm is up: no second one.
+    store = await Store.open(path, budget_bytes=20_000, alarm_site="lot")
+    try:
+        await store.record_decision(decided("粤B99999"))
+        assert len(await budget_events(store)) == 1
+        events = await store.pending(10_000, 100_000_000)
+        await store.ack(events[10].seq)  # still over
+        assert store.over_budget and len(await budget_events(store)) == 1
+        await store.ack(events[-1].seq)  # drained: the all-clear, recorded with the ack
+        assert not store.over_budget
+        (cleared,) = await budget_events(store)
+        assert cleared["exceeded"] is False and int(str(cleared["used_bytes"])) < 20_000
+        await store.record_decision(decided("粤B88888"))
+        assert len(await budget_events(store)) == 1, "no new alarm under the budget"
+    finally:
+        await store.close()
+
+
+async def test_outbox_size_estimate_matches_what_start_up_counts(tmp_path: Path) -> None:
+    """The in-memory estimate (moved by inserts and acks) equals the SQL sum at start-up."""
+    store = await Store.open(tmp_path / "edge.db", budget_bytes=10_000, alarm_site="lot")
+    for n in range(30):
+        await store.record_decision(decided(f"粤B{n:05d}"), "start" if n % 2 else "")
+    await store.ack(7)
+    rows, size = store.outbox_rows, store.outbox_bytes
+    await store.close()
+    reopened = await Store.open(tmp_path / "edge.db")
+    try:
+        assert (reopened.outbox_rows, reopened.outbox_bytes) == (rows, size)
+        assert rows == await reopened.pending_count()
+    finally:
+        await reopened.close()
+
+
+# --- reading the outbox for sync ---------------------------------------------------------------
+
+
+async def test_pending_batch_is_a_push_request_body(store: Store) -> None:
+    for n in range(10):
+        await store.record_decision(decided(f"粤B{n:05d}"), "start")
+    batch = await store.pending_batch(0, 7, 1_000_000)
+    assert batch is not None and (batch.first, batch.last, batch.count) == (1, 7, 7)
+    parsed = PushRequest.model_validate_json(batch.body)
+    assert parsed.events == await store.pending(7, 1_000_000)
+    after = await store.pending_batch(7, 100, 1_000_000)
+    assert after is not None and (after.first, after.last) == (8, 20)
+    small = await store.pending_batch(0, 100, 2_000)
+    assert small is not None and 1 <= small.count < 10 and len(small.body) <= 2_000
+    assert await store.pending_batch(20, 100, 1_000_000) is None
+
+
+async def test_outbox_read_walks_the_primary_key(store: Store, tmp_path: Path) -> None:
+    """No scan of acked history and no sort: the plan searches the seq (rowid) b-tree."""
+    db = sqlite3.connect(tmp_path / "edge.db")
+    try:
+        plan = " ".join(
+            str(row[-1]) for row in db.execute(f"explain query plan {_PENDING}", (0, 1))
+        )
+    finally:
+        db.close()
+    assert "INTEGER PRIMARY KEY" in plan and "TEMP B-TREE" not in plan, plan
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+def command(expires_in_s: float = 60) -> Command:
+    now = datetime.now(UTC)
+    return Command(
+        id=uuid4(),
+        kind=CommandKind.open_barrier,
+        site="lot",
+        lane="p-in",
+        issued_at=now,
+        expires_at=now + timedelta(seconds=expires_in_s),
+    )
+
+
+async def test_command_interrupted_by_a_restart_is_reported_not_rerun(
+    store: Store, tmp_path: Path
+) -> None:
+    order = command()
+    await store.start_command(str(order.id))  # the edge died while driving the barrier
+    await store.close()
+    reopened = await Store.open(tmp_path / "edge.db")
+    try:
+        commands = Commands(reopened, None)
+        assert await commands.handle(order) == CommandStatus.failed
+        assert await commands.handle(order) is None, "a redelivery changes nothing"
+        assert commands.executed == 0
+        results = [e for e in await reopened.pending(100, 1_000_000) if e.type == "command.result"]
+        assert len(results) == 1 and results[0].payload["detail"] == INTERRUPTED
+        assert await reopened.command_state(str(order.id)) == "failed"
+    finally:
+        await reopened.close()
+
+
+async def test_expiry_is_judged_by_the_edge_clock(store: Store) -> None:
+    order = command(expires_in_s=30)
+    late = Commands(store, None, now=lambda: order.expires_at + timedelta(seconds=1))
+    assert await late.handle(order) == CommandStatus.expired
+    assert await late.handle(order) is None
+    (result,) = [e for e in await store.pending(100, 1_000_000) if e.type == "command.result"]
+    assert result.payload["status"] == "expired" and late.executed == 0
