@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields import BooleanField, CharField, Field, IntField, JSONField, TextField
 from tortoise.migrations.api import migrate
+from tortoise.models import Model
 
 MODEL_MODULES = [
     "cloud.org.models",
@@ -60,3 +64,47 @@ async def close_db() -> None:
 
 def is_postgres() -> bool:
     return bool(Tortoise.get_connection("default").capabilities.dialect == "postgres")
+
+
+def _converter(
+    model: type[Model], field: Field[Any], postgres: bool
+) -> Callable[[Any], Any] | None:
+    """How one column's Python values become what the driver takes; None: as they are."""
+    if isinstance(field, JSONField):
+        return lambda value: field.to_db_value(value, model)
+    if postgres:
+        return None  # asyncpg encodes UUIDs, datetimes, ints and text (StrEnums too) natively
+    if isinstance(field, (IntField, CharField, TextField, BooleanField)):
+        return None
+    return lambda value: field.to_db_value(value, model)
+
+
+async def insert_rows(
+    model: type[Model], names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Write many rows inside the caller's transaction without building model objects: COPY on
+    PostgreSQL, one executemany on SQLite. `names` are model field names (`edge_id` for a key)."""
+    if not rows:
+        return
+    # Inside in_transaction() this is the transaction's own connection.
+    conn: BaseDBAsyncClient = connections.get("default")
+    postgres = conn.capabilities.dialect == "postgres"
+    records = [list(row) for row in rows]
+    # Column by column: a converter per value would cost more than the write itself.
+    for index, name in enumerate(names):
+        convert = _converter(model, model._meta.fields_map[name], postgres)
+        if convert is not None:
+            for record in records:
+                record[index] = convert(record[index])
+    columns = [model._meta.fields_db_projection[name] for name in names]
+    table = model._meta.db_table
+    if postgres:
+        async with conn.acquire_connection() as raw:
+            await raw.copy_records_to_table(
+                table, records=[tuple(record) for record in records], columns=columns
+            )
+        return
+    marks = ", ".join("?" for _ in columns)
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    sql = f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})'
+    await conn.execute_many(sql, records)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -18,7 +19,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from cloud.api import invalid_response
-from cloud.db import is_postgres
+from cloud.db import insert_rows, is_postgres
 from cloud.org.models import AuditLog
 from cloud.sites.models import Command, CommandState, Edge, SeenSignature, Site, SyncEvent
 from cloud.state import site_state, wait_for_publication
@@ -79,6 +80,8 @@ class Caller:
     edge: Edge
     sites: dict[str, Site]
     body: bytes
+    # What every request tells about the edge, saved with the request's own write.
+    seen: dict[str, Any]
 
 
 class Refused(Exception):
@@ -141,13 +144,11 @@ async def authenticate(request: web.Request) -> Caller:
     if not await _remember(signature, now):
         raise Refused(f"edge {code!r}: replayed signature", edge)
     backlog = request.headers.get(BACKLOG_HEADER, "")
-    await Edge.filter(id=edge.id).update(
-        last_seen_at=now,
-        clock_skew_ms=skew,
-        **({"backlog": int(backlog)} if backlog.isdigit() else {}),
-    )
+    seen: dict[str, Any] = {"last_seen_at": now, "clock_skew_ms": skew}
+    if backlog.isdigit():
+        seen["backlog"] = int(backlog)
     sites = {site.code: site for site in await edge.sites.all()}
-    return Caller(edge, sites, body)
+    return Caller(edge, sites, body, seen)
 
 
 # --- enrollment -------------------------------------------------------------------------------
@@ -216,9 +217,17 @@ async def push_events(request: web.Request) -> web.Response:
             gap = PushGap(expected_seq=edge.acked_seq + 1)
             return web.json_response(gap.model_dump(), status=409)
         if fresh:
-            await _store(edge, caller.sites, fresh)
-            await Edge.filter(id=edge.id).update(acked_seq=fresh[-1].seq)
+            try:
+                await _store(edge, caller.sites, fresh)
+            except IntegrityError as exc:
+                # Only a uuid already held (under another edge's seq) gets here: an edge bug.
+                log.error("edge %s: batch refused: %s", edge.code, exc)
+                return web.json_response(
+                    {"error": "conflict", "message": f"an event uuid is already recorded: {exc}"},
+                    status=409,
+                )
             edge.acked_seq = fresh[-1].seq
+        await Edge.filter(id=edge.id).update(acked_seq=edge.acked_seq, **caller.seen)
     return web.json_response(PushAck(acked_seq=edge.acked_seq).model_dump())
 
 
@@ -233,11 +242,17 @@ def _check(event: Event) -> tuple[Payload | None, str]:
         return None, f"payload field '{where}': {first['msg']}"
 
 
+LEDGER_COLUMNS = (
+    "edge_id", "seq", "uuid", "type", "site", "occurred_at", "payload", "error", "received_at",
+)  # fmt: skip
+
+
 async def _store(edge: Edge, sites: dict[str, Site], events: list[Event]) -> None:
     """Every event is kept in the ledger; a valid one also goes to its domain, an invalid one
     stays there as a dead letter (its error set) for an admin to see."""
     accepted: dict[str, list[Accepted]] = {}
     rows = []
+    now = datetime.now(UTC)
     for event in events:
         payload, error = _check(event)
         if payload is not None:
@@ -245,18 +260,10 @@ async def _store(edge: Edge, sites: dict[str, Site], events: list[Event]) -> Non
         else:
             log.warning("edge %s seq %d kept as a dead letter: %s", edge.code, event.seq, error)
         rows.append(
-            SyncEvent(
-                edge_id=edge.id,
-                seq=event.seq,
-                uuid=event.uuid,
-                type=event.type,
-                site=event.site,
-                occurred_at=event.occurred_at,
-                payload=event.payload,
-                error=error,
-            )
-        )
-    await SyncEvent.bulk_create(rows)
+            (edge.id, event.seq, event.uuid, event.type, event.site, event.occurred_at,
+             event.payload, error, now)
+        )  # fmt: skip
+    await insert_rows(SyncEvent, LEDGER_COLUMNS, rows)
     for event_type, items in accepted.items():
         handler = _handlers.get(event_type)
         if handler is not None:
@@ -300,7 +307,7 @@ async def pull_state(request: web.Request) -> web.Response:
     if foreign:
         refused = Refused(f"edge {caller.edge.code!r} asks for site {foreign[0]!r}", caller.edge)
         return await _refuse(request, refused)
-    await Edge.filter(id=caller.edge.id).update(applied_revisions=ask.revisions)
+    await Edge.filter(id=caller.edge.id).update(applied_revisions=ask.revisions, **caller.seen)
     deadline = time.monotonic() + ask.wait
     ids = [site.id for site in caller.sites.values()]
     while True:

@@ -4,37 +4,29 @@ from __future__ import annotations
 
 from cloud import sync
 from cloud.access.models import AccessRecord
+from cloud.db import insert_rows
 from cloud.sites.models import Edge, Site
 from protocols.events import AccessDecided
+
+RECORD_COLUMNS = (
+    "tenant_id", "site_id", "edge_id", "event_uuid", "gate", "lane", "direction", "plate",
+    "plate_color", "confidence", "verdict", "reason", "method", "occurred_at", "snapshot",
+)  # fmt: skip
 
 
 async def record_access(edge: Edge, sites: dict[str, Site], items: list[sync.Accepted]) -> None:
     """The sync ledger admits each event once, so each record is created once too; the unique
     event_uuid holds that even if a record were ever replayed."""
-    records = []
+    rows = []
     for event, payload in items:
         assert isinstance(payload, AccessDecided)
         site = sites[event.site]
-        records.append(
-            AccessRecord(
-                tenant_id=site.tenant_id,
-                site_id=site.id,
-                edge_id=edge.id,
-                event_uuid=event.uuid,
-                gate=payload.gate,
-                lane=payload.lane,
-                direction=payload.direction,
-                plate=payload.plate,
-                plate_color=payload.plate_color,
-                confidence=payload.confidence,
-                verdict=payload.verdict,
-                reason=payload.reason,
-                method=payload.method,
-                occurred_at=payload.read_at,
-                snapshot=payload.snapshot,
-            )
-        )
-    await AccessRecord.bulk_create(records)
+        rows.append(
+            (site.tenant_id, site.id, edge.id, event.uuid, payload.gate, payload.lane,
+             payload.direction, payload.plate, payload.plate_color, payload.confidence,
+             payload.verdict, payload.reason, payload.method, payload.read_at, payload.snapshot)
+        )  # fmt: skip
+    await insert_rows(AccessRecord, RECORD_COLUMNS, rows)
 
 
 def setup() -> None:
