@@ -206,6 +206,22 @@ async def push_events(request: web.Request) -> web.Response:
     if foreign:
         refused = Refused(f"edge {caller.edge.code!r} writes for site {foreign[0]!r}", caller.edge)
         return await _refuse(request, refused)
+    try:
+        acked = await _ingest(caller, batch)
+    except IntegrityError as exc:
+        # Only a uuid already held under another seq gets here: an edge bug, not a retry.
+        log.error("edge %s: batch refused: %s", caller.edge.code, exc)
+        return web.json_response(
+            {"error": "conflict", "message": f"an event uuid is already recorded: {exc}"},
+            status=409,
+        )
+    if isinstance(acked, PushGap):
+        return web.json_response(acked.model_dump(), status=409)
+    return web.json_response(acked.model_dump())
+
+
+async def _ingest(caller: Caller, batch: PushRequest) -> PushAck | PushGap:
+    """Store what is new in one transaction; a batch that skips a seq changes nothing."""
     async with in_transaction():
         query = Edge.filter(id=caller.edge.id)
         if is_postgres():
@@ -214,21 +230,12 @@ async def push_events(request: web.Request) -> web.Response:
         edge = await query.get()
         fresh = [event for event in batch.events if event.seq > edge.acked_seq]
         if fresh and fresh[0].seq != edge.acked_seq + 1:
-            gap = PushGap(expected_seq=edge.acked_seq + 1)
-            return web.json_response(gap.model_dump(), status=409)
+            return PushGap(expected_seq=edge.acked_seq + 1)
         if fresh:
-            try:
-                await _store(edge, caller.sites, fresh)
-            except IntegrityError as exc:
-                # Only a uuid already held (under another edge's seq) gets here: an edge bug.
-                log.error("edge %s: batch refused: %s", edge.code, exc)
-                return web.json_response(
-                    {"error": "conflict", "message": f"an event uuid is already recorded: {exc}"},
-                    status=409,
-                )
+            await _store(edge, caller.sites, fresh)
             edge.acked_seq = fresh[-1].seq
         await Edge.filter(id=edge.id).update(acked_seq=edge.acked_seq, **caller.seen)
-    return web.json_response(PushAck(acked_seq=edge.acked_seq).model_dump())
+    return PushAck(acked_seq=edge.acked_seq)
 
 
 def _check(event: Event) -> tuple[Payload | None, str]:
