@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -14,8 +14,9 @@ from tortoise.transactions import in_transaction
 
 from cloud.access.models import AccessRecord
 from cloud.org.models import Tenant
-from cloud.sites.models import Edge, Site, SyncEvent
-from cloud.state import publish
+from cloud.sites.models import Command, CommandState, Edge, Site, SyncEvent
+from cloud.state import publish, wake_edges
+from cloud.sync import REDELIVER_AFTER
 from protocols import sync as wire
 from protocols.site import DefaultAction, SiteKind
 from tests.support import SigningEdge
@@ -181,3 +182,70 @@ async def test_the_edge_reports_what_it_applied(cloud: Client) -> None:
     await edge.refresh_from_db()
     assert edge.applied_revisions == {"campus": 1}
     assert edge.last_seen_at is not None
+
+
+async def _command(site: Site, ttl_s: float = 30) -> Command:
+    now = datetime.now(UTC)
+    return await Command.create(
+        id=uuid.uuid4(),
+        tenant_id=site.tenant_id,
+        site=site,
+        lane="north-in",
+        kind="open_barrier",
+        issued_at=now,
+        expires_at=now + timedelta(seconds=ttl_s),
+    )
+
+
+async def test_a_command_goes_down_once_and_its_result_comes_back(cloud: Client) -> None:
+    _, site = await make_edge()
+    await _publish_lane(site, "north-in", True)
+    command = await _command(site)
+    _, body = await pull(cloud, {"campus": 1})
+    sent = wire.StateResponse.model_validate(body).commands
+    assert [(c.id, c.kind, c.site, c.lane) for c in sent] == [
+        (command.id, wire.CommandKind.open_barrier, "campus", "north-in")
+    ]
+    _, body = await pull(cloud, {"campus": 1})
+    assert body["commands"] == [], "delivered and not yet answered: not sent again at once"
+    result = {
+        "seq": 1,
+        "uuid": str(uuid.uuid4()),
+        "type": "command.result",
+        "site": "campus",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "payload": {
+            "command": str(command.id),
+            "kind": "open_barrier",
+            "site": "campus",
+            "lane": "north-in",
+            "status": "done",
+        },
+    }
+    assert (await push(cloud, [result]))[0] == 200
+    await command.refresh_from_db()
+    assert command.state == CommandState.done and command.finished_at is not None
+
+
+async def test_an_unanswered_command_is_delivered_again_later(cloud: Client) -> None:
+    _, site = await make_edge()
+    await _publish_lane(site, "north-in", True)
+    command = await _command(site)
+    await pull(cloud, {"campus": 1})
+    command.delivered_at = datetime.now(UTC) - REDELIVER_AFTER - timedelta(seconds=1)
+    await command.save()
+    _, body = await pull(cloud, {"campus": 1})
+    assert [c["id"] for c in body["commands"]] == [str(command.id)]
+
+
+async def test_a_new_command_wakes_a_parked_long_poll(cloud: Client) -> None:
+    _, site = await make_edge()
+    await _publish_lane(site, "north-in", True)
+    started = time.monotonic()
+    waiting = asyncio.create_task(pull(cloud, {"campus": 1}, wait=10))
+    await asyncio.sleep(0.3)
+    await _command(site)
+    wake_edges()
+    _, body = await waiting
+    assert len(body["commands"]) == 1
+    assert time.monotonic() - started < 2.0
