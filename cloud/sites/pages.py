@@ -1,15 +1,30 @@
-"""Sites admin pages: sites, gates, lanes and devices, declared for the generic list and form."""
+"""Sites admin pages: sites, gates, lanes, devices and edges, declared for the generic list and
+form; edges add their one-time enrollment token page, revoke and re-enroll; lanes an open-barrier
+command; device commands and refused sync events (dead letters) are read-only lists."""
 
 from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 
 from aiohttp import web
 
 from cloud import ui
+from cloud.auth import SETTINGS_KEY, Principal, principal_of, require
 from cloud.sites import service
-from cloud.sites.models import DeviceKind
+from cloud.sites.models import CommandState, DeviceKind
 from cloud.sites.schemas import (
+    CommandFilter,
+    DeadLetterFilter,
     DeviceFilter,
     DeviceIn,
+    EdgeCreated,
+    EdgeFilter,
+    EdgeIn,
+    EdgeStatus,
+    EdgeUpdate,
     GateFilter,
     GateIn,
     LaneFilter,
@@ -17,8 +32,23 @@ from cloud.sites.schemas import (
     SiteFilter,
     SiteIn,
 )
-from cloud.ui import Column, Filter, FormField, Resource
+from cloud.ui import Column, Filter, FormField, MenuItem, Resource
+from cloud.ui.layout import PAGE_SIZES
+from cloud.ui.values import display, local_time
+from cloud.ui.views import (
+    _choices,
+    _crumbs,
+    _filter_data,
+    _strip_bad_fields,
+    _url,
+    action_view,
+    error_text,
+    export_view,
+    form_view,
+    query_params,
+)
 from protocols.site import DefaultAction, Direction, SiteKind, Wiring
+from protocols.sync import CommandKind
 
 GROUP = "menu.group.sites"
 VIEW, EDIT = "sites.view", "sites.edit"
@@ -196,9 +226,344 @@ DEVICES_PAGE = Resource(
     label_of=lambda d: d.name,
 )
 
-RESOURCES = (SITES_PAGE, GATES_PAGE, LANES_PAGE, DEVICES_PAGE)
+# --- edges ------------------------------------------------------------------------------------
+
+ENROLL_COOKIE = "wayside_enroll"
+# The token of the edge just created or re-enrolled, handed from the service call to the handler
+# that shows it; a context variable because the generic form calls the service, not this module.
+_issued: ContextVar[list[EdgeCreated] | None] = ContextVar("issued_enrollment", default=None)
+
+
+async def _create_edge(principal: Principal, data: EdgeIn) -> EdgeCreated:
+    created = await service.create_edge(principal, data)
+    issued = _issued.get()
+    if issued is not None:
+        issued.append(created)
+    return created
+
+
+EDGES_PAGE = Resource(
+    name="edges",
+    path="/edges",
+    title="edges.title",
+    group=GROUP,
+    view_permission=VIEW,
+    edit_permission=EDIT,
+    menu_order=50,
+    columns=(
+        Column("code", "field.code", sort="code", link=True),
+        Column("name", "field.name", sort="name"),
+        Column("status", "field.edge_status", kind="enum", prefix="edge.status."),
+        Column("revisions_text", "field.applied_revision"),
+        Column("last_seen_at", "field.last_seen_at", sort="last_seen_at", kind="datetime"),
+        Column("acked_seq", "field.acked_seq"),
+        Column("backlog", "field.backlog"),
+        Column("skew_seconds", "field.clock_skew"),
+    ),
+    filter_model=EdgeFilter,
+    filters=(
+        SEARCH,
+        Filter("site_id", "field.site", "select", SITES),
+        Filter(
+            "status", "field.edge_status", "select", ui.enum_choices(EdgeStatus, "edge.status.")
+        ),
+        ENABLED,
+    ),
+    create_model=EdgeIn,
+    update_model=EdgeUpdate,
+    fields=(
+        FormField("code", "field.code", required=True, help="edges.code_help", on="create"),
+        FormField("name", "field.name", required=True),
+        FormField("site_ids", "field.sites", "checkboxes", SITES, help="edges.sites_help"),
+    ),
+    crud=dataclasses.replace(service.EDGES, create=_create_edge),
+    label_of=lambda e: f"{e.name} ({e.code})",
+)
+
+
+@require(VIEW)
+async def edges_list(request: web.Request) -> web.StreamResponse:
+    """The generic list with the row itself at hand: status, per-site revisions, skew flags."""
+    resource = EDGES_PAGE
+    principal = principal_of(request)
+    lang = ui.language_of(request)
+    zone = ui.zone_of(request)
+    params = query_params(request, resource)
+    filters, filter_errors = _strip_bad_fields(
+        resource.filter_model, _filter_data(request, resource)
+    )
+    page = await resource.crud.list(principal, filters, params)
+    state = {
+        **{f.name: request.query.get(f.name, "") for f in resource.filters},
+        "sort": params.sort,
+        "desc": "1" if params.desc else "",
+        "page_size": params.page_size if params.page_size != 20 else "",
+    }
+    rows = [
+        {
+            "id": item.id,
+            "enabled": item.enabled,
+            "item": item,
+            "cells": [
+                display(getattr(item, c.name, None), c.kind, lang, zone, c.prefix)
+                for c in resource.columns
+            ],
+        }
+        for item in page.items
+    ]
+    return ui.render(
+        request,
+        "sites/edges.html",
+        {
+            "resource": resource,
+            "rows": rows,
+            "page": page,
+            "pages": max(1, math.ceil(page.total / page.page_size)),
+            "params": params,
+            "state": state,
+            "page_sizes": PAGE_SIZES,
+            "url": _url,
+            "choices": await _choices(resource.filters, principal, lang),
+            "filter_errors": filter_errors,
+            "can_edit": principal.can(resource.edit_permission),
+            "crumbs": _crumbs(resource),
+            "error_text": error_text,
+            "local_time": lambda value: local_time(value, zone),
+        },
+    )
+
+
+def _show_token_once(request: web.Request, created: EdgeCreated) -> web.HTTPFound:
+    """Redirect to the page that shows the token, carrying it in a cookie that page deletes.
+
+    The cloud keeps only the token's hash, so after a redirect (which keeps a reload from
+    creating again) only the browser can hand the token back, once, to that one page.
+    """
+    target = f"{EDGES_PAGE.path}/{created.edge.id}/enrolled"
+    response = web.HTTPFound(target)
+    response.set_cookie(
+        ENROLL_COOKIE,
+        created.token,
+        path=target,
+        max_age=300,
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[SETTINGS_KEY].secure_cookies,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+_show_new_edge_form, _save_new_edge = form_view(EDGES_PAGE, "create")
+
+
+@require(EDIT)
+async def edge_create(request: web.Request) -> web.StreamResponse:
+    """The generic form save; on success, on to the one-time token page instead of the list."""
+    issued: list[EdgeCreated] = []
+    marker = _issued.set(issued)
+    try:
+        return await _save_new_edge(request)
+    except web.HTTPFound:
+        if not issued:
+            raise
+        raise _show_token_once(request, issued[0]) from None
+    finally:
+        _issued.reset(marker)
+
+
+@require(EDIT)
+async def edge_enrolled(request: web.Request) -> web.StreamResponse:
+    """The enrollment command with the token, shown once: a reload finds the cookie gone."""
+    principal = principal_of(request)
+    ident = int(request.match_info["id"])
+    edge = await service.get_edge(principal, ident)
+    token = request.cookies.get(ENROLL_COOKIE, "")
+    shown = token if token and await service.enroll_token_matches(principal, ident, token) else ""
+    cloud_url = str(request.url.origin())
+    zone = ui.zone_of(request)
+    response = ui.render(
+        request,
+        "sites/enrolled.html",
+        {
+            "resource": EDGES_PAGE,
+            "edge": edge,
+            "token": shown,
+            "command": f"wayside edge enroll --cloud {cloud_url} --token {shown}" if shown else "",
+            "until": local_time(edge.enroll_expires_at, zone),
+            "status": display(edge.status, "enum", ui.language_of(request), zone, "edge.status."),
+            "crumbs": _crumbs(EDGES_PAGE, (EDGES_PAGE.label_of(edge), None)),
+        },
+    )
+    response.headers["Cache-Control"] = "no-store"
+    if token:
+        response.del_cookie(ENROLL_COOKIE, path=request.path)
+    return response
+
+
+def confirmed(
+    resource: Resource,
+    action: str,
+    run: Callable[[web.Request, Principal, int], Awaitable[web.StreamResponse]],
+) -> tuple[Callable[[web.Request], Awaitable[web.StreamResponse]], ...]:
+    """An action of one row: GET asks for confirmation, POST runs it (another tenant's id: 404)."""
+
+    @require(resource.edit_permission)
+    async def confirm(request: web.Request) -> web.StreamResponse:
+        assert resource.crud.get is not None
+        row = await resource.crud.get(principal_of(request), int(request.match_info["id"]))
+        label = resource.label_of(row)
+        return ui.render(
+            request,
+            "confirm.html",
+            {
+                "resource": resource,
+                "action": action,
+                "row_label": label,
+                "target": request.path,
+                "crumbs": _crumbs(resource, (label, None)),
+            },
+        )
+
+    @require(resource.edit_permission)
+    async def act(request: web.Request) -> web.StreamResponse:
+        return await run(request, principal_of(request), int(request.match_info["id"]))
+
+    return confirm, act
+
+
+async def _revoke(request: web.Request, principal: Principal, ident: int) -> web.StreamResponse:
+    await service.revoke_edge(principal, ident)
+    raise ui.redirect(EDGES_PAGE.path, "flash.revoked")
+
+
+async def _reenroll(request: web.Request, principal: Principal, ident: int) -> web.StreamResponse:
+    raise _show_token_once(request, await service.reenroll_edge(principal, ident))
+
+
+async def _open_barrier(
+    request: web.Request, principal: Principal, ident: int
+) -> web.StreamResponse:
+    command = await service.issue_command(principal, ident, CommandKind.open_barrier)
+    raise ui.redirect(f"{COMMANDS_PAGE.path}?lane={command.lane}", "flash.command_sent")
+
+
+# --- commands and dead letters: read-only lists -------------------------------------------------
+
+COMMANDS_PAGE = Resource(
+    name="commands",
+    path="/commands",
+    title="commands.title",
+    group=GROUP,
+    view_permission=VIEW,
+    edit_permission=EDIT,
+    menu_order=60,
+    columns=(
+        Column("issued_at", "field.issued_at", sort="issued_at", kind="datetime"),
+        Column("state", "field.command_state", kind="enum", prefix="command.state."),
+        Column("kind", "field.command_kind", kind="enum", prefix="command.kind."),
+        Column("site_name", "field.site"),
+        Column("lane_label", "field.lane"),
+        Column("issued_by", "field.issued_by"),
+        Column("expires_at", "field.expires_at", sort="expires_at", kind="datetime"),
+        Column("delivered_at", "field.delivered_at", kind="datetime"),
+        Column("finished_at", "field.finished_at", kind="datetime"),
+        Column("detail", "field.command_detail", kind="wrap"),
+    ),
+    filter_model=CommandFilter,
+    filters=(
+        Filter("site_id", "field.site", "select", SITES),
+        Filter("lane", "field.lane", "select", ui.service_choices(service.lane_code_choices)),
+        Filter(
+            "kind", "field.command_kind", "select", ui.enum_choices(CommandKind, "command.kind.")
+        ),
+        Filter(
+            "state",
+            "field.command_state",
+            "select",
+            ui.enum_choices(CommandState, "command.state."),
+        ),
+        Filter("issued_from", "field.from", "datetime"),
+        Filter("issued_to", "field.to", "datetime"),
+    ),
+    crud=service.COMMANDS,
+)
+
+DEAD_LETTERS_PAGE = Resource(
+    name="dead_letters",
+    path="/dead-letters",
+    title="dead_letters.title",
+    group=GROUP,
+    view_permission=VIEW,
+    edit_permission=EDIT,
+    menu_order=70,
+    columns=(
+        Column("received_at", "field.received_at", sort="received_at", kind="datetime"),
+        Column("edge_code", "field.edge"),
+        Column("seq", "field.seq", sort="seq"),
+        Column("type", "field.event_type"),
+        Column("site", "field.site"),
+        Column("occurred_at", "field.occurred_at", sort="occurred_at", kind="datetime"),
+        Column("error", "field.error", kind="wrap"),
+        Column("uuid", "field.uuid"),
+        Column("payload_text", "field.payload", kind="json"),
+    ),
+    filter_model=DeadLetterFilter,
+    filters=(
+        Filter("edge_id", "field.edge", "select", ui.service_choices(service.edge_choices)),
+        Filter(
+            "type",
+            "field.event_type",
+            "select",
+            ui.service_choices(service.dead_letter_type_choices),
+        ),
+        Filter("occurred_from", "field.from", "datetime"),
+        Filter("occurred_to", "field.to", "datetime"),
+    ),
+    crud=service.DEAD_LETTERS,
+)
+
+RESOURCES = (
+    SITES_PAGE,
+    GATES_PAGE,
+    LANES_PAGE,
+    DEVICES_PAGE,
+    EDGES_PAGE,
+    COMMANDS_PAGE,
+    DEAD_LETTERS_PAGE,
+)
+# Mounted whole by the generic plumbing; edges are wired below, since their list and create differ.
+GENERIC = (SITES_PAGE, GATES_PAGE, LANES_PAGE, DEVICES_PAGE, COMMANDS_PAGE, DEAD_LETTERS_PAGE)
+
+
+def _mount_edges(app: web.Application) -> None:
+    router = app.router
+    path, one = EDGES_PAGE.path, f"{EDGES_PAGE.path}/{{id:\\d+}}"
+    router.add_get(path, edges_list, name="edges.list")
+    router.add_get(f"{path}/export.xlsx", export_view(EDGES_PAGE), name="edges.export")
+    router.add_get(f"{path}/new", _show_new_edge_form, name="edges.new")
+    router.add_post(f"{path}/new", edge_create)
+    show, save = form_view(EDGES_PAGE, "update")
+    router.add_get(f"{one}/edit", show, name="edges.edit")
+    router.add_post(f"{one}/edit", save)
+    router.add_get(f"{one}/enrolled", edge_enrolled, name="edges.enrolled")
+    confirm, act = action_view(EDGES_PAGE)
+    router.add_get(f"{one}/{{action:(?:enable|disable|delete)}}", confirm, name="edges.confirm")
+    router.add_post(f"{one}/{{action:(?:enable|disable|delete)}}", act)
+    for action, run in (("revoke", _revoke), ("reenroll", _reenroll)):
+        confirm, act = confirmed(EDGES_PAGE, action, run)
+        router.add_get(f"{one}/{action}", confirm, name=f"edges.{action}")
+        router.add_post(f"{one}/{action}", act)
+    ui.add_menu(
+        app, MenuItem(EDGES_PAGE.group, EDGES_PAGE.title, path, VIEW, EDGES_PAGE.menu_order)
+    )
 
 
 def setup(app: web.Application) -> None:
-    for resource in RESOURCES:
+    for resource in GENERIC:
         ui.mount(app, resource)
+    _mount_edges(app)
+    confirm, act = confirmed(LANES_PAGE, "open_barrier", _open_barrier)
+    lane_path = f"{LANES_PAGE.path}/{{id:\\d+}}/open-barrier"
+    app.router.add_get(lane_path, confirm, name="lanes.open_barrier")
+    app.router.add_post(lane_path, act)

@@ -146,20 +146,17 @@ class EdgeStatus(StrEnum):
     disabled = "disabled"  # switched off by an admin; refused until enabled
 
 
-Sites = Annotated[list[int], Field(default_factory=list, max_length=500)]
-
-
 class EdgeIn(In):
     code: Code
     name: Name
-    site_ids: Sites
+    site_ids: list[int] = Field(default_factory=list, max_length=500)
 
 
 class EdgeUpdate(In):
     """The code is what the edge signs with, so it stays; name and sites may change."""
 
     name: Name
-    site_ids: Sites
+    site_ids: list[int] = Field(default_factory=list, max_length=500)
 
 
 class EdgeSiteOut(Out):

@@ -7,4 +7,13 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const flash of document.querySelectorAll(".flash.success")) {
     setTimeout(() => flash.remove(), 6000);
   }
+  // Copy buttons (the enrollment command); the text stays selectable without script.
+  for (const button of document.querySelectorAll("[data-copy-target]")) {
+    button.addEventListener("click", async () => {
+      const source = document.getElementById(button.dataset.copyTarget);
+      if (!source || !navigator.clipboard) return;
+      await navigator.clipboard.writeText(source.textContent.trim());
+      button.textContent = button.dataset.copied;
+    });
+  }
 });

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from cloud.access.models import ListEntry
 from cloud.api import API_PREFIX, ROUTES_KEY
 from cloud.org.models import User
-from cloud.sites.models import Lane, Site
+from cloud.sites.models import Command, Edge, Lane, Site
 from tests.conftest import make_tenant
 from tests.e2e.seed import add_records, make_place
 from tests.integration.test_tenant_isolation import FACTORIES, MARK
@@ -29,6 +29,7 @@ API_TO_PAGE = {
     "/devices": "/devices",
     "/list-entries": "/lists",
     "/access-rules": "/rules",
+    "/edges": "/edges",
 }
 
 
@@ -187,6 +188,9 @@ async def test_every_api_id_route_answers_404_for_another_tenants_row(cloud: Cli
         await Lane.filter(tenant=beta.tenant, enabled=True).count()
         == await Lane.filter(tenant=beta.tenant).count()
     )
+    edge = await Edge.get(tenant=beta.tenant)
+    assert edge.enabled and edge.revoked_at is None and edge.enroll_token_hash == "0" * 64
+    assert await Command.filter(tenant=beta.tenant).count() == 1
     for route in app[ROUTES_KEY]:
         if route.method == "GET" and "{id}" not in route.path:
             resp = await cloud.get(API_PREFIX + route.path)

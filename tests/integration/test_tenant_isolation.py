@@ -6,8 +6,9 @@ Routes are enumerated from the running app, so a page route added without an ent
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Awaitable, Callable
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -16,7 +17,7 @@ from openpyxl import load_workbook
 from cloud.access.models import AccessRule, ListEntry
 from cloud.org.models import Department, Position, Role, Tenant, User
 from cloud.passwords import hash_password
-from cloud.sites.models import Device, DeviceKind
+from cloud.sites.models import Command, Device, DeviceKind, Edge, SyncEvent
 from protocols.sync import ListKind
 from tests.conftest import make_tenant, sign_in
 from tests.e2e.seed import Place, add_records, make_place
@@ -86,6 +87,39 @@ async def _rule(t: Tenant, p: Place) -> int:
     ).id
 
 
+async def _edge(t: Tenant, p: Place) -> int:
+    """B's edge, with a dead letter it sent and a command for its lane (shown on A's lists: never)."""
+    edge = await Edge.create(
+        tenant=t,
+        code=f"{MARK}edge",
+        name=f"{MARK}edge",
+        enroll_token_hash="0" * 64,
+        enroll_expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    await edge.sites.add(p.site)
+    await SyncEvent.create(
+        edge=edge,
+        seq=1,
+        uuid=uuid.uuid4(),
+        type=f"{MARK}type",
+        site=p.site.code,
+        occurred_at=datetime.now(UTC),
+        payload={"plate": "京B00001", "note": f"{MARK}payload"},
+        error=f"{MARK}refused",
+    )
+    await Command.create(
+        id=uuid.uuid4(),
+        tenant=t,
+        site=p.site,
+        lane=p.entry.code,
+        kind="open_barrier",
+        issued_by=f"{MARK}admin",
+        issued_at=datetime.now(UTC),
+        expires_at=datetime.now(UTC) + timedelta(seconds=30),
+    )
+    return edge.id
+
+
 FACTORIES: dict[str, Factory] = {
     "/users": _user,
     "/roles": _role,
@@ -97,6 +131,7 @@ FACTORIES: dict[str, Factory] = {
     "/devices": _device,
     "/lists": _entry,
     "/rules": _rule,
+    "/edges": _edge,
 }
 
 
@@ -154,6 +189,9 @@ async def test_every_id_route_answers_404_for_another_tenants_row(cloud: Client)
     assert await Role.filter(name=f"{MARK}role").exists()
     assert await ListEntry.filter(tenant=beta, enabled=True).count() == 1
     assert await AccessRule.filter(name=f"{MARK}rule").exists()
+    edge = await Edge.get(code=f"{MARK}edge")
+    assert edge.enabled and edge.revoked_at is None and edge.enroll_token_hash == "0" * 64
+    assert await Command.filter(tenant=beta).count() == 1  # A opened none of B's barriers
 
 
 async def test_lists_and_exports_never_show_another_tenants_rows(cloud: Client) -> None:
