@@ -117,6 +117,33 @@ def cmd_edge(args: argparse.Namespace) -> None:
     asyncio.run(_run_all([lambda stop: run_edge(settings, site, stop)]))
 
 
+def cmd_edge_enroll(args: argparse.Namespace) -> None:
+    from edge.identity import EnrollError, enroll
+    from edge.settings import load_edge_settings
+
+    settings = load_edge_settings(Path(args.config), os.environ)
+    cloud_url = args.cloud or settings.cloud_url
+
+    async def run() -> None:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            identity = await enroll(
+                cloud_url, args.token, settings.key_path, settings.identity_path, session
+            )
+        print(
+            f"enrolled as edge {identity.edge} of {identity.cloud_url}"
+            f" (sites: {', '.join(identity.sites) or 'none yet'});"
+            f" key in {settings.key_path}, identity in {settings.identity_path}"
+        )
+
+    try:
+        asyncio.run(run())
+    except EnrollError as exc:
+        print(f"wayside: enrollment failed: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def cmd_sim(args: argparse.Namespace) -> None:
     from firmware_sim.site import run_site_simulators
 
@@ -129,20 +156,52 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from cloud.db import upgrade
     from cloud.demo import DEMO_ACCOUNT, DEMO_PASSWORD, DEMO_REGULARS, seed_demo
     from edge.agent import run_edge
+    from edge.identity import IdentityError, enroll, load_identity
     from edge.settings import load_edge_settings
     from firmware_sim.site import run_site_simulators
 
     cloud_settings = _cloud_settings(args)
     edge_settings = load_edge_settings(Path(args.edge_config), os.environ)
     site = load_site_document(Path(edge_settings.site_file))
+    cloud_url = f"http://{cloud_settings.host}:{cloud_settings.port}"
+    try:
+        identity = load_identity(edge_settings.key_path, edge_settings.identity_path)
+    except IdentityError:
+        identity = None  # the demo enrolls its edge afresh
+    if identity is not None and identity.cloud_url != cloud_url:
+        identity = None
+    edge_code = edge_settings.edge_id or "demo-edge"
 
-    async def prepare() -> None:
+    async def prepare() -> str | None:
         await upgrade(cloud_settings.database_url)
-        await seed_demo(
-            cloud_settings.database_url, site, edge_settings.edge_id, edge_settings.edge_key
-        )
+        public_key = identity.public_key if identity else ""
+        return await seed_demo(cloud_settings.database_url, site, edge_code, public_key)
 
-    asyncio.run(prepare())
+    token = asyncio.run(prepare())
+
+    async def edge_job(stop: asyncio.Event) -> None:
+        if token is not None:
+            # The demo enrolls its own edge the way an operator would, once the cloud is up.
+            import aiohttp
+
+            async with aiohttp.ClientSession() as session:
+                for _ in range(100):
+                    try:
+                        async with session.get(cloud_url + "/healthz") as resp:
+                            if resp.status == 200:
+                                break
+                    except aiohttp.ClientError:
+                        pass
+                    await asyncio.sleep(0.1)
+                await enroll(
+                    cloud_url,
+                    token,
+                    edge_settings.key_path,
+                    edge_settings.identity_path,
+                    session,
+                )
+        await run_edge(edge_settings, site, stop)
+
     edge_url = f"http://{edge_settings.host}:{edge_settings.port}"
     banner = (
         f"\n  Wayside demo is running.\n"
@@ -161,7 +220,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         _run_all(
             [
                 lambda stop: _serve_cloud(cloud_settings, stop),
-                lambda stop: run_edge(edge_settings, site, stop),
+                edge_job,
                 lambda stop: run_site_simulators(
                     site, edge_url, stop, args.traffic or None, DEMO_REGULARS
                 ),
@@ -187,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    def edge_config(p: argparse.ArgumentParser, default: str = "config/edge.toml") -> None:
+        p.add_argument(
+            "--config", default=default, help="edge settings (default: config/edge.toml)"
+        )
+
     def cloud_config(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--config",
@@ -198,11 +262,17 @@ def build_parser() -> argparse.ArgumentParser:
     cloud_config(p)
     p.set_defaults(func=cmd_cloud)
 
-    p = sub.add_parser("edge", help="run an edge agent next to the devices")
-    p.add_argument(
-        "--config", default="config/edge.toml", help="edge settings (default: %(default)s)"
-    )
+    p = sub.add_parser("edge", help="run an edge agent next to the devices (or enroll it)")
+    edge_config(p)
     p.set_defaults(func=cmd_edge)
+    actions = p.add_subparsers(dest="edge_command", metavar="ACTION")
+    e = actions.add_parser(
+        "enroll", help="register this edge with the cloud, with the one-time token an admin got"
+    )
+    edge_config(e, default=argparse.SUPPRESS)  # `wayside edge --config X enroll` keeps X
+    e.add_argument("--cloud", default="", help="cloud base URL (default: the settings' cloud_url)")
+    e.add_argument("--token", required=True, help="the enrollment token shown in the admin UI")
+    e.set_defaults(func=cmd_edge_enroll)
 
     p = sub.add_parser("sim", help="run the device simulators of a site document")
     p.add_argument(

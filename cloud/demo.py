@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+import secrets
+from datetime import UTC, datetime, time, timedelta
 
 from tortoise.transactions import in_transaction
 
@@ -12,6 +13,7 @@ from cloud.org.models import Tenant, User
 from cloud.passwords import hash_password
 from cloud.sites.models import Device, DeviceKind, Edge, Gate, Lane, Site
 from cloud.state import publish
+from cloud.sync import token_hash
 from protocols import sync as wire
 from protocols.site import LaneConfig, SiteDocument, default_action_for
 
@@ -42,24 +44,27 @@ async def create_user(
 
 
 async def seed_demo(
-    database_url: str, document: SiteDocument, edge_code: str, public_key: str
-) -> None:
-    """Create the demo tenant once; every run registers the demo edge's current public key (the
-    demo holds both sides, so it enrolls its edge directly rather than through a token)."""
+    database_url: str, document: SiteDocument, edge_code: str, edge_public_key: str
+) -> str | None:
+    """Create the demo tenant once. Returns an enrollment token when the demo edge must enroll
+    (first run, or its key on disk is not the one the cloud knows), None when it is enrolled."""
     await open_db(database_url)
     try:
-        tenant = await Tenant.filter(code=document.tenant).first()
-        if tenant is None:
-            await populate(document, edge_code, public_key)
-        else:
-            await Edge.filter(code=edge_code).update(
-                public_key=public_key, revoked_at=None, enrolled_at=datetime.now(UTC)
-            )
+        if not await Tenant.filter(code=document.tenant).exists():
+            await populate(document, edge_code)
+        edge = await Edge.get(code=edge_code)
+        if edge_public_key and edge.public_key == edge_public_key and edge.revoked_at is None:
+            return None
+        token = secrets.token_urlsafe(32)
+        edge.enroll_token_hash = token_hash(token)
+        edge.enroll_expires_at = datetime.now(UTC) + timedelta(hours=24)
+        await edge.save()
+        return token
     finally:
         await close_db()
 
 
-async def populate(document: SiteDocument, edge_code: str, public_key: str) -> None:
+async def populate(document: SiteDocument, edge_code: str, public_key: str = "") -> None:
     """The tenant of the document with its admin, sites, lanes, devices, lists and an edge."""
     async with in_transaction():
         tenant = await Tenant.create(code=document.tenant, name="示范学校与停车场")
@@ -75,7 +80,7 @@ async def populate(document: SiteDocument, edge_code: str, public_key: str) -> N
             code=edge_code,
             name="演示边缘代理",
             public_key=public_key,
-            enrolled_at=datetime.now(UTC),
+            enrolled_at=datetime.now(UTC) if public_key else None,
         )
         for config in document.sites:
             site = await Site.create(
