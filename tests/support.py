@@ -5,18 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import secrets
 import time
 import tomllib
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloud.app import build_app
 from cloud.settings import CloudSettings
+from cloud.sites.models import Edge
+from cloud.sync import token_hash
+from edge.identity import enroll
 from protocols.settings import load_settings
 from protocols.signing import new_private_key, public_key_text, sign
 from protocols.site import SiteDocument
@@ -92,3 +98,16 @@ class SigningEdge:
         body = json.dumps(payload, ensure_ascii=False).encode()
         resp = await client.post(path, data=body, headers=self.headers("POST", path, body))
         return resp.status, await resp.json()
+
+
+async def enroll_edge(code: str, cloud_url: str, key_path: Path, identity_path: Path) -> None:
+    """Enroll the cloud's edge `code` the way an operator does: a one-time token, then the
+    edge's own enrollment call that writes its key and identity files."""
+    token = secrets.token_urlsafe(24)
+    edge = await Edge.get(code=code)
+    edge.enroll_token_hash = token_hash(token)
+    edge.enroll_expires_at = datetime.now(UTC) + timedelta(hours=1)
+    edge.public_key = ""
+    await edge.save()
+    async with aiohttp.ClientSession() as session:
+        await enroll(cloud_url, token, key_path, identity_path, session)

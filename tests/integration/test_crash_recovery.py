@@ -21,9 +21,9 @@ from cloud.sites.models import Edge, SyncEvent
 from firmware_sim.site import SimulatedLane, start_site, stop_site
 from protocols.plates import PlateColor
 from tests.conftest import REPO, free_port
-from tests.support import CloudServer, demo_site_with_free_ports, eventually
+from tests.support import CloudServer, demo_site_with_free_ports, enroll_edge, eventually
 
-EDGE_ID, EDGE_KEY = "crash-edge", "crash-edge-key-123"
+EDGE_ID = "crash-edge"
 ROUNDS = 6
 
 
@@ -39,10 +39,13 @@ class EdgeProcess:
             "WAYSIDE_EDGE_STORE_PATH": str(self.store),
             "WAYSIDE_EDGE_SNAPSHOT_DIR": str(tmp_path / "snapshots"),
             "WAYSIDE_EDGE_SITE_FILE": str(site_file),
-            "WAYSIDE_EDGE_CLOUD_URL": cloud_url,
-            "WAYSIDE_EDGE_EDGE_ID": EDGE_ID,
-            "WAYSIDE_EDGE_EDGE_KEY": EDGE_KEY,
+            "WAYSIDE_EDGE_KEY_PATH": str(tmp_path / "edge.key"),
+            "WAYSIDE_EDGE_IDENTITY_PATH": str(tmp_path / "identity.json"),
+            "WAYSIDE_EDGE_SYNC_RETRY_CAP_S": "1",
         }
+        self.key_path = tmp_path / "edge.key"
+        self.identity_path = tmp_path / "identity.json"
+        self.cloud_url = cloud_url
         self.process: asyncio.subprocess.Process | None = None
         self.log = tmp_path / "edge.log"
 
@@ -103,10 +106,11 @@ async def test_kill_9_at_random_instants_loses_and_duplicates_nothing(
 ) -> None:
     site_file = tmp_path / "site.toml"
     document = demo_site_with_free_ports(site_file)
-    await populate(document, EDGE_ID, EDGE_KEY)
+    await populate(document, EDGE_ID)
     cloud = CloudServer(cloud_settings)
     await cloud.start()
     edge = EdgeProcess(tmp_path, site_file, cloud.url)
+    await enroll_edge(EDGE_ID, cloud.url, edge.key_path, edge.identity_path)
     rng = random.Random(20261121)
     plates: list[str] = []
     replied: list[str] = []

@@ -21,9 +21,9 @@ from firmware_sim.site import SimulatedLane, SimulatedSite, start_site, stop_sit
 from protocols.events import Reason, Verdict
 from protocols.site import SiteDocument
 from tests.conftest import free_port
-from tests.support import CloudServer, demo_site_with_free_ports, eventually
+from tests.support import CloudServer, demo_site_with_free_ports, enroll_edge, eventually
 
-EDGE_ID, EDGE_KEY = "slice-edge", "slice-edge-key-123"
+EDGE_ID = "slice-edge"
 
 
 @dataclass
@@ -41,7 +41,7 @@ async def lane_slice(
     db: str, cloud_settings: CloudSettings, tmp_path: Path
 ) -> AsyncIterator[Slice]:
     document = demo_site_with_free_ports()
-    await populate(document, EDGE_ID, EDGE_KEY)
+    await populate(document, EDGE_ID)
     cloud = CloudServer(cloud_settings)
     await cloud.start()
     edge_port = free_port()
@@ -49,10 +49,11 @@ async def lane_slice(
         port=edge_port,
         store_path=tmp_path / "edge.db",
         snapshot_dir=tmp_path / "snapshots",
-        cloud_url=f"http://127.0.0.1:{cloud.port}",
-        edge_id=EDGE_ID,
-        edge_key=EDGE_KEY,
+        key_path=tmp_path / "edge.key",
+        identity_path=tmp_path / "identity.json",
+        sync_retry_cap_s=1,
     )
+    await enroll_edge(EDGE_ID, cloud.url, settings.key_path, settings.identity_path)
     edge = web.AppRunner(build_edge_app(settings, document))
     await edge.setup()
     await web.TCPSite(edge, "127.0.0.1", edge_port).start()
