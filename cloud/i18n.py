@@ -259,6 +259,7 @@ _ENTRIES: dict[str, tuple[str, str]] = {
     ),
     "edges.back": ("返回边缘节点列表", "Back to the edges"),
     "edges.behind": ("落后", "behind"),
+    "edges.token_until": ("令牌有效至 {until}", "token valid until {until}"),
     "edges.skew_flag": ("时钟偏差超过 60 秒", "Clock off by more than 60 s"),
     "edges.never": ("从未", "never"),
     "edge.status.pending": ("待注册", "Awaiting enrollment"),

@@ -267,7 +267,7 @@ EDGES_PAGE = Resource(
         Filter(
             "status", "field.edge_status", "select", ui.enum_choices(EdgeStatus, "edge.status.")
         ),
-        ENABLED,
+        # The status names disabled edges too: no second "status" filter for enabled.
     ),
     create_model=EdgeIn,
     update_model=EdgeUpdate,
@@ -328,7 +328,7 @@ async def edges_list(request: web.Request) -> web.StreamResponse:
             "can_edit": principal.can(resource.edit_permission),
             "crumbs": _crumbs(resource),
             "error_text": error_text,
-            "local_time": lambda value: local_time(value, zone),
+            "local_time": lambda value: local_time(value, zone, seconds=False),
         },
     )
 

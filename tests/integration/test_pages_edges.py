@@ -197,3 +197,91 @@ async def test_new_pages_render_in_both_languages(cloud: Client, path: str) -> N
     text = await en.text()
     assert en.status == 200 and "Sign out" in text
     assert not re.search(r"\b(edges|edge|command|commands|dead_letters|field)\.[a-z_]+\b", text)
+
+
+# --- the same through the JSON API --------------------------------------------------------------
+
+
+async def _api(cloud: Client) -> tuple[dict[str, str], Place]:
+    admin = await make_tenant("alpha")
+    place = await make_place(admin.tenant)
+    resp = await cloud.post(
+        "/api/v1/auth/login", json={"account": admin.account, "password": admin.password}
+    )
+    assert resp.status == 200
+    return {"X-CSRF-Token": (await resp.json())["csrf_token"]}, place
+
+
+async def test_api_creates_an_edge_answering_its_token_once(cloud: Client) -> None:
+    headers, place = await _api(cloud)
+    resp = await cloud.post(
+        "/api/v1/edges",
+        json={"code": "api-box", "name": "接口节点", "site_ids": [place.site.id]},
+        headers=headers,
+    )
+    assert resp.status == 201, await resp.text()
+    body = await resp.json()
+    token = body["token"]
+    assert body["edge"]["status"] == "pending" and body["edge"]["site_ids"] == [place.site.id]
+    row = await Edge.get(code="api-box")
+    assert row.enroll_token_hash == hashlib.sha256(token.encode()).hexdigest()
+    listed = await (await cloud.get("/api/v1/edges")).text()
+    one = await (await cloud.get(f"/api/v1/edges/{row.id}")).text()
+    assert token not in listed and token not in one and "enroll_token_hash" not in one
+    refused = await cloud.post(
+        "/api/v1/edges", json={"code": "x", "name": "y", "site_ids": [999_999]}, headers=headers
+    )
+    assert refused.status == 422 and (await refused.json())["field"] == "site_ids"
+    revoked = await cloud.post(f"/api/v1/edges/{row.id}/revoke", headers=headers)
+    assert revoked.status == 200 and (await revoked.json())["status"] == "revoked"
+    again = await cloud.post(f"/api/v1/edges/{row.id}/reenroll", headers=headers)
+    fresh = (await again.json())["token"]
+    assert again.status == 200 and fresh != token
+    assert (await Edge.get(id=row.id)).enroll_token_hash == hashlib.sha256(
+        fresh.encode()
+    ).hexdigest()
+    changed = await cloud.put(
+        f"/api/v1/edges/{row.id}", json={"name": "改名", "site_ids": []}, headers=headers
+    )
+    assert changed.status == 200 and (await changed.json())["site_ids"] == []
+
+
+async def test_api_open_barrier_commands_and_dead_letters(cloud: Client) -> None:
+    headers, place = await _api(cloud)
+    resp = await cloud.post(f"/api/v1/lanes/{place.entry.id}/open-barrier", headers=headers)
+    assert resp.status == 201, await resp.text()
+    command = await resp.json()
+    assert command["state"] == "pending" and command["kind"] == "open_barrier"
+    assert command["lane"] == place.entry.code
+    issued = datetime.fromisoformat(command["issued_at"])
+    assert datetime.fromisoformat(command["expires_at"]) - issued == timedelta(seconds=30)
+    listed = await (await cloud.get("/api/v1/commands?state=pending")).json()
+    assert [c["id"] for c in listed["items"]] == [command["id"]]
+    none = await (await cloud.get("/api/v1/commands?state=done")).json()
+    assert none["total"] == 0
+    edge = await Edge.create(tenant_id=place.site.tenant_id, code="box", name="节点")
+    await SyncEvent.create(
+        edge=edge,
+        seq=1,
+        uuid=uuid.uuid4(),
+        type="x.unknown",
+        site="campus",
+        occurred_at=datetime.now(UTC),
+        payload={"a": 1},
+        error="unknown event type 'x.unknown'",
+    )
+    await SyncEvent.create(
+        edge=edge,
+        seq=2,
+        uuid=uuid.uuid4(),
+        type="access.decided",
+        site="campus",
+        occurred_at=datetime.now(UTC),
+        payload={"b": 2},
+    )
+    letters = await (await cloud.get(f"/api/v1/dead-letters?edge_id={edge.id}")).json()
+    assert [(d["seq"], d["payload"], d["edge_code"]) for d in letters["items"]] == [
+        (1, {"a": 1}, "box")
+    ]
+    bad = await cloud.get("/api/v1/dead-letters?occurred_from=yesterday")
+    assert bad.status == 422 and (await bad.json())["field"] == "occurred_from"
