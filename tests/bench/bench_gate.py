@@ -89,7 +89,6 @@ async def edge_process(
         "snapshot_dir": str(workdir / "snapshots"),
         "cloud_url": f"http://127.0.0.1:{free_port()}",
         "edge_id": "bench-edge",
-        "edge_key": "bench-edge-key",
     }
     config.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in settings.items()))
     process = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
