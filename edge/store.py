@@ -102,6 +102,8 @@ _OVER_BUDGET = "outbox_over_budget"
 # Once raised, the alarm clears only below this share of the budget, so an outbox hovering
 # at the limit does not raise and clear it with every batch.
 BUDGET_CLEAR_RATIO = 0.9
+# Rows one acknowledgement transaction deletes at most (a few ms of writer time).
+ACK_CHUNK = 64
 
 
 class StoreError(Exception):
@@ -146,23 +148,17 @@ class Batch:
 
 
 def _batch_body(rows: Sequence[tuple[Any, ...]], max_bytes: int) -> Batch | None:
-    """Serialise outbox rows into a PushRequest body without parsing their stored payloads."""
+    """Join (seq, event JSON) rows, serialised by SQLite, into a PushRequest body."""
     pieces: list[bytes] = []
-    size = 0
+    size = 16  # {"events":[...]}
     first = last = 0
-    for seq, key, event_type, site, occurred_at, payload in rows:
-        piece = (
-            f'{{"seq":{int(seq)},"uuid":{json.dumps(key)},"type":{json.dumps(event_type)},'
-            f'"site":{json.dumps(site)},"occurred_at":{json.dumps(occurred_at)},'
-            f'"payload":{payload}}}'
-        ).encode()
+    for seq, item in rows:
+        piece = item.encode()
         size += len(piece) + 1
-        if pieces and size > max_bytes - 16:
-            break
+        if pieces and (size > max_bytes or int(seq) != last + 1):
+            break  # a batch is bounded and contiguous; the rest goes in the next one
         if not pieces:
             first = int(seq)
-        elif int(seq) != last + 1:
-            break  # a batch is contiguous; the rest goes in the next one
         last = int(seq)
         pieces.append(piece)
     if not pieces:
@@ -178,6 +174,13 @@ _INSERT_OUTBOX = (
 _SET_FLAG = "insert or replace into edge_flag (name, value) values (?, ?)"
 _PENDING = (
     "select seq, uuid, type, site, occurred_at, payload from outbox"
+    " where seq > ? order by seq limit ?"
+)
+# The same rows as wire JSON, built by SQLite in C: the Python thread that reads a batch
+# barely holds the GIL, so draining a backlog does not slow the event loop's lanes.
+_PENDING_JSON = (
+    "select seq, json_object('seq', seq, 'uuid', uuid, 'type', type, 'site', site,"
+    " 'occurred_at', occurred_at, 'payload', json(payload)) from outbox"
     " where seq > ? order by seq limit ?"
 )
 
@@ -453,7 +456,7 @@ class Store:
         """
 
         def read(conn: sqlite3.Connection) -> Batch | None:
-            rows = conn.execute(_PENDING, (after, limit)).fetchall()
+            rows = conn.execute(_PENDING_JSON, (after, limit)).fetchall()
             return _batch_body(rows, max_bytes)
 
         batch: Batch | None = await self._reader._execute(read, self._reader._conn)
@@ -487,9 +490,24 @@ class Store:
     async def ack(self, upto_seq: int) -> int:
         """Drop events the cloud holds (seq <= upto_seq); returns how many were dropped.
 
-        When that brings an outbox over its budget back under it, the all-clear is recorded
-        in the same transaction.
+        Deleted in chunks of ACK_CHUNK rows, one short transaction each, so a decision never
+        waits behind a long delete while a backlog drains (each row also leaves its page of
+        the uuid index). When that brings an outbox over its budget back under it, the
+        all-clear is recorded in the transaction that did it.
         """
+        dropped = 0
+        while True:
+            count, reached = await self.ack_chunk(upto_seq)
+            dropped += count
+            if reached:
+                return dropped
+
+    def quiet_s(self) -> float:
+        """Seconds since the last commit that was not an acknowledgement (the lanes' pace)."""
+        return time.monotonic() - self._last_commit
+
+    async def ack_chunk(self, upto_seq: int) -> tuple[int, bool]:
+        """Delete the oldest rows up to ACK_CHUNK of them; (rows dropped, upto_seq reached)."""
         async with self._lock:
             now = _now()
             over = self.over_budget
@@ -497,15 +515,22 @@ class Store:
             site = self._alarm_site
             held = self.outbox_bytes
 
-            def run(conn: sqlite3.Connection) -> tuple[int, int, tuple[str, ...] | None]:
+            def run(conn: sqlite3.Connection) -> tuple[int, int, bool, tuple[str, ...] | None]:
+                (low,) = conn.execute("select min(seq) from outbox").fetchone()
+                if low is None or low > upto_seq:
+                    return 0, 0, True, None
+                bound = min(upto_seq, int(low) + ACK_CHUNK - 1)
+                # No fsync of its own: a delete lost in a power cut only resends events the
+                # cloud ignores, and the next decision's FULL commit syncs these WAL frames.
+                conn.execute("pragma synchronous=normal")
                 conn.execute("begin immediate")
                 try:
                     count, size = conn.execute(
                         f"select count(*), coalesce(sum({_ROW_SIZE_SQL}), 0) from outbox"
                         " where seq <= ?",
-                        (upto_seq,),
+                        (bound,),
                     ).fetchone()
-                    conn.execute("delete from outbox where seq <= ?", (upto_seq,))
+                    conn.execute("delete from outbox where seq <= ?", (bound,))
                     cleared = None
                     if over and budget is not None and held - size < budget * BUDGET_CLEAR_RATIO:
                         under = OutboxBudget(
@@ -521,11 +546,15 @@ class Store:
                 except BaseException:
                     conn.execute("rollback")
                     raise
-                return int(count), int(size), cleared
+                finally:
+                    conn.execute("pragma synchronous=full")
+                return int(count), int(size), bound >= upto_seq, cleared
 
-            dropped, size, cleared = await self._db._execute(run, self._db._conn)
-            self._last_commit = time.monotonic()
-            self._commits_since_checkpoint += 1
+            dropped, size, reached, cleared = await self._db._execute(run, self._db._conn)
+            if dropped or cleared is not None:
+                # Counted for the checkpoint, but not as lane activity: housekeeping does not
+                # keep the WAL from being folded while the lanes are quiet.
+                self._commits_since_checkpoint += 1
             self.outbox_rows -= dropped
             self.outbox_bytes -= size
             if cleared is not None:
@@ -534,7 +563,7 @@ class Store:
                 self.outbox_bytes += _row_size(cleared)
         if cleared is not None:
             self.committed.set()
-        return dropped
+        return dropped, reached
 
     # --- commands -------------------------------------------------------------------------------
 

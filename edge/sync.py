@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 LONG_POLL_S = 25.0
 IDENTITY_POLL_S = 3.0
+# Acknowledged rows are deleted when no decision was committed for DROP_QUIET_S, and at
+# least one chunk every DROP_AT_LEAST_EVERY_S under unbroken traffic.
+DROP_QUIET_S = 0.2
+DROP_AT_LEAST_EVERY_S = 1.0
 NOT_ENROLLED = (
     "not enrolled: run `wayside edge enroll --cloud URL --token T` "
     "(the edge keeps deciding and recording; sync starts once enrolled)"
@@ -105,7 +109,6 @@ class SyncClient:
         self.identity: Identity | None = None
         self.commands = Commands(store, lanes)
         self.acked_seq = 0  # highest seq the cloud holds; the next batch starts after it
-        self._dropped_seq = 0  # highest seq deleted from the outbox
         self._acked = asyncio.Event()
         self.refusals = 0  # 401s seen (health, tests)
 
@@ -214,15 +217,23 @@ class SyncClient:
                 await backoff.sleep()
 
     async def _drop_acked_forever(self) -> None:
-        """Delete acknowledged rows behind the pusher, coalescing acks: the next batch goes out
-        without waiting for this commit, and the writer lock is taken once per catch-up."""
+        """Delete acknowledged rows behind the pusher, a short chunk at a time, when the lanes
+        are quiet (or at least every DROP_AT_LEAST_EVERY_S): the next batch goes out without
+        waiting for a delete, and a decision seldom waits behind one. Until deleted, an acked
+        row costs only disk; after a crash it is resent and the cloud ignores it."""
         while True:
             await self._acked.wait()
             self._acked.clear()
-            upto = self.acked_seq
-            if upto > self._dropped_seq:
-                await self._store.ack(upto)
-                self._dropped_seq = upto
+            reached = False
+            last = time.monotonic()
+            while not reached:
+                quiet = self._store.quiet_s()
+                waited = time.monotonic() - last
+                if quiet < DROP_QUIET_S and waited < DROP_AT_LEAST_EVERY_S:
+                    await asyncio.sleep(min(DROP_QUIET_S - quiet, DROP_AT_LEAST_EVERY_S - waited))
+                    continue
+                _, reached = await self._store.ack_chunk(self.acked_seq)
+                last = time.monotonic()
 
     async def push_once(self, batch: Batch, identity: Identity | None = None) -> bool:
         """Send one batch; True when the cloud acknowledged it (acked rows are then dropped)."""

@@ -80,6 +80,7 @@ class FakeCloud:
         self.public_key: str | None = None
         self.enroll_requests: list[EnrollRequest] = []
         self.events: dict[int, Event] = {}
+        self._contiguous = 0
         self.deliveries = 0
         self.state: dict[str, SiteState] = {}
         self.changed = asyncio.Event()
@@ -96,17 +97,30 @@ class FakeCloud:
         self.app.router.add_post(ENROLL_PATH, self.enroll)
         self.app.router.add_post(EVENTS_PATH, self.ingest)
         self.app.router.add_post(STATE_PATH, self.publish)
+        self.app.router.add_get("/_status", self.status)
 
     @property
     def contiguous(self) -> int:
-        seq = 0
-        while seq + 1 in self.events:
-            seq += 1
-        return seq
+        while self._contiguous + 1 in self.events:
+            self._contiguous += 1
+        return self._contiguous
 
     def results(self) -> list[dict[str, Any]]:
         ordered = sorted(self.events.values(), key=lambda e: e.seq)
         return [e.payload for e in ordered if e.type == "command.result"]
+
+    async def status(self, request: web.Request) -> web.Response:
+        """What a test in another process needs: counts, and the plates after seq ?after=N."""
+        after = int(request.query.get("after", "0"))
+        ordered = sorted((seq, e) for seq, e in self.events.items() if seq > after)
+        return web.json_response(
+            {
+                "contiguous": self.contiguous,
+                "deliveries": self.deliveries,
+                "bad_signatures": len(self.bad_signatures),
+                "plates": [e.payload.get("plate") for _, e in ordered],
+            }
+        )
 
     async def enroll(self, request: web.Request) -> web.Response:
         ask = EnrollRequest.model_validate_json(await request.read())
