@@ -173,8 +173,11 @@ class Lanes:
 
     async def _save_snapshot(self, path: Path, data: bytes) -> None:
         def write() -> None:
+            # Written aside and renamed: a reader never sees half a picture.
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            temp = path.with_name(path.name + ".part")
+            temp.write_bytes(data)
+            temp.replace(path)
 
         try:
             await asyncio.to_thread(write)
