@@ -125,18 +125,32 @@ class SyncClient:
         if self.identity is None:
             identity = load_identity(self._key_path, self._identity_path)
             if identity is not None:
-                self.identity = identity
-                log.info("edge %s enrolled: syncing with %s", identity.edge, identity.cloud_url)
-                if identity.sites:
-                    foreign = sorted(set(self._sites) - set(identity.sites))
-                    if foreign:
-                        log.warning(
-                            "the site document has sites %s the cloud did not give edge %s;"
-                            " their state is not pulled",
-                            ", ".join(foreign),
-                            identity.edge,
-                        )
+                self._adopt(identity)
         return self.identity
+
+    def _reread_identity(self) -> None:
+        """After a refusal: an admin may have re-enrolled this edge (new key) while it ran."""
+        try:
+            identity = load_identity(self._key_path, self._identity_path)
+        except IdentityError as exc:
+            log.error("sync: %s", exc)
+            return
+        if identity is not None and (
+            self.identity is None or identity.public_key != self.identity.public_key
+        ):
+            self._adopt(identity)
+
+    def _adopt(self, identity: Identity) -> None:
+        self.identity = identity
+        log.info("edge %s enrolled: syncing with %s", identity.edge, identity.cloud_url)
+        foreign = sorted(set(self._sites) - set(identity.sites)) if identity.sites else []
+        if foreign:
+            log.warning(
+                "the site document has sites %s the cloud did not give edge %s;"
+                " their state is not pulled",
+                ", ".join(foreign),
+                identity.edge,
+            )
 
     async def wait_for_identity(self) -> Identity:
         """Return once the edge is enrolled, re-reading the identity files every few seconds;
@@ -180,6 +194,7 @@ class SyncClient:
 
     def _refused(self, what: str, body: bytes) -> None:
         self.refusals += 1
+        self._reread_identity()
         log.warning(
             "sync %s refused by the cloud (401): %s; retrying (an admin may need to re-enroll"
             " this edge, or its clock is off)",
@@ -195,7 +210,7 @@ class SyncClient:
             group.create_task(self._drop_acked_forever(), name="sync drop acked")
 
     async def _push_loop(self) -> None:
-        identity = await self.wait_for_identity()
+        await self.wait_for_identity()
         backoff = Backoff(*self._backoff)
         batch: Batch | None = None
         while True:
@@ -210,7 +225,7 @@ class SyncClient:
                     continue
             # A failed batch is resent as it was (signed afresh): rebuilding it on every retry
             # during an outage would steal the event loop from the lanes.
-            if await self.push_once(batch, identity):
+            if await self.push_once(batch):
                 backoff.reset()
                 batch = None
             else:
@@ -287,11 +302,11 @@ class SyncClient:
         return wanted
 
     async def pull_forever(self) -> None:
-        identity = await self.wait_for_identity()
+        await self.wait_for_identity()
         backoff = Backoff(*self._backoff)
         while True:
             started = time.monotonic()
-            changed = await self.pull_once(identity)
+            changed = await self.pull_once()
             if changed is None:
                 await backoff.sleep()
                 continue

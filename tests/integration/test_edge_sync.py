@@ -182,6 +182,11 @@ class FakeCloud:
         self.state[state.site] = state
         self.changed.set()
 
+    def revoke(self, new_token: str = TOKEN) -> None:
+        """What an admin's revoke and new enrollment token do to this edge."""
+        self.public_key = None
+        self.token = new_token
+
     def send_command(self, command: Command) -> None:
         self.commands[command.id] = command
         self.changed.set()
@@ -446,6 +451,29 @@ async def test_refusals_are_retried_while_the_edge_keeps_deciding(
                 assert more.status == 200
                 await wait_until(lambda: cloud.contiguous == 12, timeout_s=5.0)
     assert cloud.deliveries == 12 and cloud.bad_signatures == []
+
+
+async def test_revoked_edge_keeps_recording_and_resumes_when_re_enrolled(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    async with fake_cloud(port) as cloud:
+        settings = edge_settings(tmp_path, url, sync_retry_cap_s=0.2)
+        await enrolled(settings, url)
+        async with rig(tmp_path, settings=settings) as r:
+            lane = r.lane("p-in")
+            assert (await lane.camera.push("粤B00001")).status == 200
+            await wait_until(lambda: cloud.contiguous == 2)
+            old_key = cloud.public_key
+            cloud.revoke()
+            assert (await lane.camera.push("粤B00002")).status == 200
+            await wait_until(lambda: r.app[SYNC].refusals >= 2)
+            assert cloud.contiguous == 2
+            # Re-enrolled while the edge runs (new key pair): it picks the new identity up.
+            await enrolled(settings, url)
+            assert cloud.public_key != old_key
+            await wait_until(lambda: cloud.contiguous == 4, timeout_s=5.0)
+            identity = r.app[SYNC].identity
+            assert identity is not None and identity.public_key == cloud.public_key
 
 
 async def test_unenrolled_edge_decides_then_syncs_once_enrolled(
