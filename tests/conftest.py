@@ -89,10 +89,15 @@ async def migrated(database_url: str) -> AsyncIterator[str]:
 
 
 def _tables() -> list[str]:
+    """Every table of the models, many-to-many link tables included (they hold rows too)."""
     names: list[str] = []
     for app in Tortoise.apps.values():
         for model in app.values():
             names.append(model._meta.db_table)
+            for name in model._meta.m2m_fields:
+                through = model._meta.fields_map[name].through
+                if through not in names:
+                    names.append(through)
     return names
 
 

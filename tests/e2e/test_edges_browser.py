@@ -9,9 +9,7 @@ import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from playwright.async_api import Page
-from tortoise import Tortoise
 
 from cloud.sites.models import Edge, Site
 from tests.conftest import make_tenant
@@ -19,13 +17,6 @@ from tests.e2e.seed import make_place
 from tests.e2e.test_admin_browser import _shot, _sign_in, base_url, page, pytestmark
 
 __all__ = ["base_url", "page", "pytestmark"]  # the fixtures and marks, shared
-
-
-@pytest.fixture(autouse=True)
-async def _no_stale_edge_sites(db: str) -> None:
-    """The `db` fixture empties model tables but not many-to-many ones, so on SQLite (ids start
-    again at 1) a new edge would inherit an earlier test's sites. Remove once it clears them."""
-    await Tortoise.get_connection("default").execute_script('DELETE FROM "sites_edge_site";')
 
 
 async def test_create_an_edge_and_see_its_enrollment_command(page: Page, base_url: str) -> None:
