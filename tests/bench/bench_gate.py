@@ -5,134 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
 from firmware_sim.barrier import BarrierSimulator
 from firmware_sim.camera import CameraSimulator
+from tests.bench.processes import edge_process, lot_site
 
-REPO = Path(__file__).resolve().parents[2]
 PUSHES = int(os.environ.get("WAYSIDE_BENCH_GATE_PUSHES", "10000"))
 LANES = int(os.environ.get("WAYSIDE_BENCH_GATE_LANES", "4"))
 WARMUP_PER_LANE = 25
 TARGET_RATE = 500.0
-PROFILE = (
-    ["-m", "cProfile", "-o", os.environ["WAYSIDE_BENCH_PROFILE"]]
-    if os.environ.get("WAYSIDE_BENCH_PROFILE")
-    else []
-)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def toml_value(value: Any) -> str:
-    """Enough TOML for a site document: inline tables and arrays (JSON strings are TOML strings)."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(str(value), ensure_ascii=False)
-
-
-def lot_site(barrier_ports: list[int], kind: str = "parking_lot") -> dict[str, Any]:
-    """One site, one gate, a Modbus-wired lane per barrier port (entries and exits alternate)."""
-    lanes = [
-        {
-            "code": f"lane-{n}",
-            "name": f"lane {n}",
-            "direction": "entry" if n % 2 == 0 else "exit",
-            "wiring": "modbus",
-            "camera": {"serial": f"CAM-{n}", "min_confidence": 80},
-            "barrier": {"port": port},
-        }
-        for n, port in enumerate(barrier_ports)
-    ]
-    gate = {"code": "gate", "name": "gate", "lanes": lanes}
-    return {
-        "tenant": "bench",
-        "sites": [{"code": "lot", "name": "lot", "kind": kind, "gates": [gate]}],
-    }
-
-
-@asynccontextmanager
-async def edge_process(
-    workdir: Path, site: dict[str, Any]
-) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The edge in its own process (as in production), cloud pointing at a closed port."""
-    port = free_port()
-    site_file = workdir / "site.toml"
-    site_file.write_text("\n".join(f"{k} = {toml_value(v)}" for k, v in site.items()) + "\n")
-    config = workdir / "edge.toml"
-    settings = {
-        "host": "127.0.0.1",
-        "port": port,
-        "site_file": str(site_file),
-        "store_path": str(workdir / "edge.db"),
-        "snapshot_dir": str(workdir / "snapshots"),
-        "cloud_url": f"http://127.0.0.1:{free_port()}",
-        "edge_id": "bench-edge",
-    }
-    config.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in settings.items()))
-    process = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
-        [
-            sys.executable,
-            *PROFILE,
-            "wayside.py",
-            "--log-level",
-            "ERROR",
-            "edge",
-            "--config",
-            str(config),
-        ],
-        cwd=REPO,
-        env={k: v for k, v in os.environ.items() if not k.startswith("WAYSIDE_")},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_healthy(url, process)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-async def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"edge exited with {process.returncode}")
-            try:
-                async with session.get(url + "/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError("edge did not become healthy")
 
 
 async def drive_lane(

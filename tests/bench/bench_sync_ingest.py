@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -26,18 +22,12 @@ from cloud.org.models import Tenant
 from cloud.sites.models import Edge, Site
 from protocols import sync as wire
 from protocols.site import SiteKind
-from tests.conftest import REPO, free_port
+from tests.bench.processes import cloud_process
 from tests.support import SigningEdge
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB = "wayside_bench_sync"
 URL = f"postgres://postgres@127.0.0.1:5432/{DB}"
-# WAYSIDE_BENCH_PROFILE=file.prof profiles the cloud process.
-PROFILE = (
-    ["-m", "cProfile", "-o", os.environ["WAYSIDE_BENCH_PROFILE"]]
-    if os.environ.get("WAYSIDE_BENCH_PROFILE")
-    else []
-)
 EDGES = 4
 BATCH = 500
 EVENTS_PER_EDGE = 25_000
@@ -105,21 +95,6 @@ async def push_all(base: str, signer: SigningEdge, bodies: list[bytes]) -> None:
                 assert resp.status == 200, await resp.text()
 
 
-async def wait_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise RuntimeError("cloud exited")
-            try:
-                async with session.get(base + "/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("cloud did not start")
-
-
 async def copy_ceiling(total: int) -> float:
     """Seconds to write the same rows (ledger + access records) with COPY."""
     conn = await asyncpg.connect(URL.replace("postgres://", "postgresql://", 1))
@@ -161,21 +136,11 @@ async def copy_ceiling(total: int) -> float:
 async def run() -> dict[str, float]:
     await fresh_database()
     signers = await make_edges()
-    port = free_port()
-    env = {**os.environ, "WAYSIDE_DATABASE_URL": URL, "WAYSIDE_PORT": str(port)}
-    process = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
-        [sys.executable, *PROFILE, "wayside.py", "--log-level", "ERROR", "cloud"], cwd=REPO, env=env
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_up(base, process)
-        bodies = [batches() for _ in signers]
+    bodies = [batches() for _ in signers]
+    async with cloud_process(URL) as base:
         started = time.perf_counter()
         await asyncio.gather(*(push_all(base, s, b) for s, b in zip(signers, bodies, strict=True)))
         took = time.perf_counter() - started
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(20)
     total = EDGES * EVENTS_PER_EDGE
     ours = total / took
     ceiling = total / await copy_ceiling(total)

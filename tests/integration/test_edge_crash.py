@@ -11,7 +11,7 @@ import aiohttp
 
 from firmware_sim.barrier import BarrierSimulator
 from firmware_sim.camera import CameraSimulator
-from tests.bench.bench_gate import edge_process, lot_site
+from tests.bench.processes import edge_process, lot_site
 
 LANES = 3
 
