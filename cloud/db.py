@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -71,7 +72,8 @@ def _converter(
 ) -> Callable[[Any], Any] | None:
     """How one column's Python values become what the driver takes; None: as they are."""
     if isinstance(field, JSONField):
-        return lambda value: field.to_db_value(value, model)
+        encode = field.encoder  # the field's own encoder, without re-validating what we built
+        return lambda value: None if value is None else encode(value)
     if postgres:
         return None  # asyncpg encodes UUIDs, datetimes, ints and text (StrEnums too) natively
     if isinstance(field, (IntField, CharField, TextField, BooleanField)):
@@ -108,3 +110,21 @@ async def insert_rows(
     quoted = ", ".join(f'"{column}"' for column in columns)
     sql = f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})'
     await conn.execute_many(sql, records)
+
+
+async def existing_uuids(model: type[Model], field: str, uuids: Sequence[UUID]) -> set[str]:
+    """Which of these UUIDs the model's `field` already holds (as text), in one round trip:
+    one array parameter on PostgreSQL rather than one parameter per value."""
+    if not uuids:
+        return set()
+    conn: BaseDBAsyncClient = connections.get("default")
+    column = model._meta.fields_db_projection[field]
+    table = model._meta.db_table
+    if conn.capabilities.dialect == "postgres":
+        sql = f'SELECT "{column}"::text AS u FROM "{table}" WHERE "{column}" = ANY($1::uuid[])'
+        rows = await conn.execute_query_dict(sql, [list(uuids)])
+    else:
+        marks = ", ".join("?" for _ in uuids)
+        sql = f'SELECT "{column}" AS u FROM "{table}" WHERE "{column}" IN ({marks})'
+        rows = await conn.execute_query_dict(sql, [str(u) for u in uuids])
+    return {str(row["u"]) for row in rows}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cloud import sync
 from cloud.access.models import AccessRecord
-from cloud.db import insert_rows
+from cloud.db import existing_uuids, insert_rows
 from cloud.sites.models import Edge, Site
 from protocols.events import AccessDecided
 
@@ -15,10 +15,13 @@ RECORD_COLUMNS = (
 
 
 async def record_access(edge: Edge, sites: dict[str, Site], items: list[sync.Accepted]) -> None:
-    """The sync ledger admits each event once, so each record is created once too; the unique
-    event_uuid holds that even if a record were ever replayed."""
+    """The sync ledger admits each event once; a record already made for an event (a replay
+    through any other path) is left as it is, so the same event twice changes nothing."""
+    done = await existing_uuids(AccessRecord, "event_uuid", [event.uuid for event, _ in items])
     rows = []
     for event, payload in items:
+        if str(event.uuid) in done:
+            continue
         assert isinstance(payload, AccessDecided)
         site = sites[event.site]
         rows.append(

@@ -12,12 +12,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from tortoise.transactions import in_transaction
 
+from cloud.access.ingest import record_access
 from cloud.access.models import AccessRecord
 from cloud.org.models import Tenant
 from cloud.sites.models import Command, CommandState, Edge, Site, SyncEvent
 from cloud.state import publish, wake_edges
-from cloud.sync import REDELIVER_AFTER
+from cloud.sync import REDELIVER_AFTER, Accepted
 from protocols import sync as wire
+from protocols.events import parse_payload
 from protocols.site import DefaultAction, SiteKind
 from tests.support import SigningEdge
 
@@ -249,3 +251,18 @@ async def test_a_new_command_wakes_a_parked_long_poll(cloud: Client) -> None:
     _, body = await waiting
     assert len(body["commands"]) == 1
     assert time.monotonic() - started < 2.0
+
+
+async def test_the_access_handler_given_the_same_events_twice_changes_nothing(
+    cloud: Client,
+) -> None:
+    edge, site = await make_edge()
+    items: list[Accepted] = []
+    for seq in (1, 2):
+        event = wire.Event.model_validate(access_event(seq))
+        items.append((event, parse_payload(event.type, event.payload)))
+    async with in_transaction():
+        await record_access(edge, {site.code: site}, items)
+    async with in_transaction():
+        await record_access(edge, {site.code: site}, items)
+    assert await AccessRecord.all().count() == 2
