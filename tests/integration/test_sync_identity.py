@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from cloud.org.models import AuditLog, Tenant
-from cloud.sites.models import Edge, Site, SyncEvent
+from cloud.sites.models import Edge, SeenSignature, Site, SyncEvent
 from cloud.sync import token_hash
 from protocols import sync as wire
 from protocols.signing import MAX_SKEW_S, new_private_key, public_key_text
@@ -190,3 +190,15 @@ async def test_the_edge_reports_clock_skew_and_backlog(cloud: Client) -> None:
     edge = await Edge.get(code="edge-1")
     assert edge.backlog == 1234
     assert edge.clock_skew_ms is not None and 41_000 <= edge.clock_skew_ms <= 45_000
+
+
+async def test_the_replay_memory_forgets_signatures_too_old_to_verify(cloud: Client) -> None:
+    await make_edge()
+    old = datetime.now(UTC) - timedelta(seconds=3 * MAX_SKEW_S)
+    await SeenSignature.bulk_create(
+        [SeenSignature(digest=f"{n:064x}", seen_at=old) for n in range(99)]
+    )
+    status, _ = await push(cloud, [access_event(1)])  # the hundredth signature remembered
+    assert status == 200
+    assert await SeenSignature.filter(seen_at__lt=old + timedelta(seconds=1)).count() == 0
+    assert await SeenSignature.all().count() == 1
