@@ -11,9 +11,9 @@ from cloud.access.models import AccessRule, ListEntry
 from cloud.db import close_db, open_db
 from cloud.org.models import Tenant, User
 from cloud.passwords import hash_password
+from cloud.sites.edges import token_hash
 from cloud.sites.models import Device, DeviceKind, Edge, Gate, Lane, Site
 from cloud.state import publish
-from cloud.sync import token_hash
 from protocols import sync as wire
 from protocols.site import LaneConfig, SiteDocument, default_action_for
 

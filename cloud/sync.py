@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ from tortoise.transactions import in_transaction
 from cloud.api import invalid_response
 from cloud.db import insert_rows, is_postgres
 from cloud.org.models import AuditLog
+from cloud.sites.edges import token_hash
 from cloud.sites.models import Command, CommandState, Edge, SeenSignature, Site, SyncEvent
 from cloud.state import site_state, wait_for_publication
 from protocols.events import CommandResult, Payload, parse_payload
@@ -66,10 +66,6 @@ REDELIVER_AFTER = timedelta(seconds=20)
 def register(event_type: str, handler: BatchHandler) -> None:
     """A domain takes the events of one type; it runs inside the ingest transaction, once per event."""
     _handlers[event_type] = handler
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # --- who is asking ----------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloud.app import build_app
 from cloud.settings import CloudSettings
+from cloud.sites.edges import token_hash
 from cloud.sites.models import Edge
-from cloud.sync import token_hash
 from edge.identity import enroll
 from protocols.settings import load_settings
 from protocols.signing import new_private_key, public_key_text, sign

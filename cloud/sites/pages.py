@@ -13,7 +13,7 @@ from aiohttp import web
 
 from cloud import ui
 from cloud.auth import SETTINGS_KEY, Principal, principal_of, require
-from cloud.sites import service
+from cloud.sites import edges, service
 from cloud.sites.models import CommandState, DeviceKind
 from cloud.sites.schemas import (
     CommandFilter,
@@ -235,7 +235,7 @@ _issued: ContextVar[list[EdgeCreated] | None] = ContextVar("issued_enrollment", 
 
 
 async def _create_edge(principal: Principal, data: EdgeIn) -> EdgeCreated:
-    created = await service.create_edge(principal, data)
+    created = await edges.create_edge(principal, data)
     issued = _issued.get()
     if issued is not None:
         issued.append(created)
@@ -276,7 +276,7 @@ EDGES_PAGE = Resource(
         FormField("name", "field.name", required=True),
         FormField("site_ids", "field.sites", "checkboxes", SITES, help="edges.sites_help"),
     ),
-    crud=dataclasses.replace(service.EDGES, create=_create_edge),
+    crud=dataclasses.replace(edges.EDGES, create=_create_edge),
     label_of=lambda e: f"{e.name} ({e.code})",
 )
 
@@ -377,9 +377,9 @@ async def edge_enrolled(request: web.Request) -> web.StreamResponse:
     """The enrollment command with the token, shown once: a reload finds the cookie gone."""
     principal = principal_of(request)
     ident = int(request.match_info["id"])
-    edge = await service.get_edge(principal, ident)
+    edge = await edges.get_edge(principal, ident)
     token = request.cookies.get(ENROLL_COOKIE, "")
-    shown = token if token and await service.enroll_token_matches(principal, ident, token) else ""
+    shown = token if token and await edges.enroll_token_matches(principal, ident, token) else ""
     cloud_url = str(request.url.origin())
     zone = ui.zone_of(request)
     response = ui.render(
@@ -433,18 +433,18 @@ def confirmed(
 
 
 async def _revoke(request: web.Request, principal: Principal, ident: int) -> web.StreamResponse:
-    await service.revoke_edge(principal, ident)
+    await edges.revoke_edge(principal, ident)
     raise ui.redirect(EDGES_PAGE.path, "flash.revoked")
 
 
 async def _reenroll(request: web.Request, principal: Principal, ident: int) -> web.StreamResponse:
-    raise _show_token_once(request, await service.reenroll_edge(principal, ident))
+    raise _show_token_once(request, await edges.reenroll_edge(principal, ident))
 
 
 async def _open_barrier(
     request: web.Request, principal: Principal, ident: int
 ) -> web.StreamResponse:
-    command = await service.issue_command(principal, ident, CommandKind.open_barrier)
+    command = await edges.issue_command(principal, ident, CommandKind.open_barrier)
     raise ui.redirect(f"{COMMANDS_PAGE.path}?lane={command.lane}", "flash.command_sent")
 
 
@@ -486,7 +486,7 @@ COMMANDS_PAGE = Resource(
         Filter("issued_from", "field.from", "datetime"),
         Filter("issued_to", "field.to", "datetime"),
     ),
-    crud=service.COMMANDS,
+    crud=edges.COMMANDS,
 )
 
 DEAD_LETTERS_PAGE = Resource(
@@ -510,17 +510,17 @@ DEAD_LETTERS_PAGE = Resource(
     ),
     filter_model=DeadLetterFilter,
     filters=(
-        Filter("edge_id", "field.edge", "select", ui.service_choices(service.edge_choices)),
+        Filter("edge_id", "field.edge", "select", ui.service_choices(edges.edge_choices)),
         Filter(
             "type",
             "field.event_type",
             "select",
-            ui.service_choices(service.dead_letter_type_choices),
+            ui.service_choices(edges.dead_letter_type_choices),
         ),
         Filter("occurred_from", "field.from", "datetime"),
         Filter("occurred_to", "field.to", "datetime"),
     ),
-    crud=service.DEAD_LETTERS,
+    crud=edges.DEAD_LETTERS,
 )
 
 RESOURCES = (

@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from cloud.passwords import verify_password
-from cloud.sync import token_hash
+from cloud.sites.edges import token_hash
 from tests.conftest import REPO
 from tests.integration.test_sync_server import make_edge
 

@@ -14,7 +14,7 @@ from cloud.auth import Principal
 from cloud.crud import PageParams
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.models import AuditLog, Tenant
-from cloud.sites import service
+from cloud.sites import edges, service
 from cloud.sites.models import (
     Command,
     CommandState,
@@ -184,7 +184,7 @@ async def test_edge_token_is_returned_once_and_only_its_hash_is_kept(db: str) ->
     me = await _admin("alpha")
     place = await _place(me)
     before = datetime.now(UTC)
-    created = await service.create_edge(
+    created = await edges.create_edge(
         me, EdgeIn(code="gate-box", name="北门边缘", site_ids=[place.site.id])
     )
     token = created.token
@@ -204,57 +204,57 @@ async def test_edge_token_is_returned_once_and_only_its_hash_is_kept(db: str) ->
     assert token not in text and row.enroll_token_hash not in text
     assert logged.detail["changes"]["code"]["to"] == "gate-box"
     # Reading the edge again never shows the token.
-    again = await service.get_edge(me, row.id)
+    again = await edges.get_edge(me, row.id)
     assert token not in again.model_dump_json()
-    assert await service.enroll_token_matches(me, row.id, token)
-    assert not await service.enroll_token_matches(me, row.id, token + "x")
+    assert await edges.enroll_token_matches(me, row.id, token)
+    assert not await edges.enroll_token_matches(me, row.id, token + "x")
 
 
 async def test_two_edges_get_different_tokens_and_codes_are_unique_everywhere(db: str) -> None:
     me = await _admin("alpha")
     other = await _admin("beta")
-    one = await service.create_edge(me, EdgeIn(code="e1", name="一"))
-    two = await service.create_edge(me, EdgeIn(code="e2", name="二"))
+    one = await edges.create_edge(me, EdgeIn(code="e1", name="一"))
+    two = await edges.create_edge(me, EdgeIn(code="e2", name="二"))
     assert one.token != two.token
     with pytest.raises(Conflict) as clash:
-        await service.create_edge(other, EdgeIn(code="e1", name="别人的"))
+        await edges.create_edge(other, EdgeIn(code="e1", name="别人的"))
     assert clash.value.field == "code"
 
 
 async def test_edge_status_is_derived_from_its_enrollment(db: str) -> None:
     me = await _admin("alpha")
-    created = await service.create_edge(me, EdgeIn(code="e1", name="一"))
+    created = await edges.create_edge(me, EdgeIn(code="e1", name="一"))
     ident = created.edge.id
-    assert (await service.get_edge(me, ident)).status == EdgeStatus.pending
+    assert (await edges.get_edge(me, ident)).status == EdgeStatus.pending
     past = datetime.now(UTC) - timedelta(seconds=1)
     await Edge.filter(id=ident).update(enroll_expires_at=past)
-    assert (await service.get_edge(me, ident)).status == EdgeStatus.expired
+    assert (await edges.get_edge(me, ident)).status == EdgeStatus.expired
     await Edge.filter(id=ident).update(
         public_key="k" * 43, enroll_token_hash="", enrolled_at=datetime.now(UTC)
     )
-    assert (await service.get_edge(me, ident)).status == EdgeStatus.enrolled
-    await service.set_edge_enabled(me, ident, False)
-    assert (await service.get_edge(me, ident)).status == EdgeStatus.disabled
-    await service.set_edge_enabled(me, ident, True)
-    revoked = await service.revoke_edge(me, ident)
+    assert (await edges.get_edge(me, ident)).status == EdgeStatus.enrolled
+    await edges.set_edge_enabled(me, ident, False)
+    assert (await edges.get_edge(me, ident)).status == EdgeStatus.disabled
+    await edges.set_edge_enabled(me, ident, True)
+    revoked = await edges.revoke_edge(me, ident)
     assert revoked.status == EdgeStatus.revoked
     # The list filters by the same derivation.
     for status in EdgeStatus:
-        page = await service.list_edges(me, EdgeFilter(status=status), PageParams())
+        page = await edges.list_edges(me, EdgeFilter(status=status), PageParams())
         assert [e.code for e in page.items] == (["e1"] if status == EdgeStatus.revoked else [])
 
 
 async def test_revoke_clears_the_key_and_reenroll_issues_a_new_token(db: str) -> None:
     me = await _admin("alpha")
-    created = await service.create_edge(me, EdgeIn(code="e1", name="一"))
+    created = await edges.create_edge(me, EdgeIn(code="e1", name="一"))
     ident = created.edge.id
     await Edge.filter(id=ident).update(
         public_key="k" * 43, enroll_token_hash="", enrolled_at=datetime.now(UTC)
     )
-    await service.revoke_edge(me, ident)
+    await edges.revoke_edge(me, ident)
     row = await Edge.get(id=ident)
     assert row.public_key == "" and row.revoked_at is not None and row.enroll_token_hash == ""
-    again = await service.reenroll_edge(me, ident)
+    again = await edges.reenroll_edge(me, ident)
     row = await Edge.get(id=ident)
     assert again.token != created.token
     assert row.enroll_token_hash == hashlib.sha256(again.token.encode()).hexdigest()
@@ -264,10 +264,10 @@ async def test_revoke_clears_the_key_and_reenroll_issues_a_new_token(db: str) ->
     assert again.edge.status == EdgeStatus.pending
     # Re-enrolling an enrolled edge forgets its key too; the old token is no longer it.
     await Edge.filter(id=ident).update(public_key="k" * 43, enroll_token_hash="")
-    third = await service.reenroll_edge(me, ident)
+    third = await edges.reenroll_edge(me, ident)
     assert (await Edge.get(id=ident)).public_key == ""
-    assert not await service.enroll_token_matches(me, ident, again.token)
-    assert await service.enroll_token_matches(me, ident, third.token)
+    assert not await edges.enroll_token_matches(me, ident, again.token)
+    assert await edges.enroll_token_matches(me, ident, third.token)
     actions = await AuditLog.filter(entity="edge").order_by("id").values_list("action", flat=True)
     assert actions == ["create", "revoke", "reenroll", "reenroll"]
     for detail in await AuditLog.filter(entity="edge").values_list("detail", flat=True):
@@ -280,20 +280,20 @@ async def test_edge_sites_are_the_tenants_own(db: str) -> None:
     mine = await _place(me, "a-")
     theirs = await _place(other, "b-")
     with pytest.raises(Invalid) as refused:
-        await service.create_edge(
+        await edges.create_edge(
             me, EdgeIn(code="e1", name="一", site_ids=[mine.site.id, theirs.site.id])
         )
     assert refused.value.field == "site_ids"
     assert not await Edge.filter(code="e1").exists()
-    created = await service.create_edge(me, EdgeIn(code="e1", name="一", site_ids=[mine.site.id]))
+    created = await edges.create_edge(me, EdgeIn(code="e1", name="一", site_ids=[mine.site.id]))
     with pytest.raises(Invalid):
-        await service.update_edge(
+        await edges.update_edge(
             me, created.edge.id, EdgeUpdate(name="一", site_ids=[theirs.site.id])
         )
     second = await service.create_site(
         me, SiteIn(code="lot", name="停车场", kind=SiteKind.parking_lot)
     )
-    changed = await service.update_edge(
+    changed = await edges.update_edge(
         me, created.edge.id, EdgeUpdate(name="新名", site_ids=[second.id, mine.site.id])
     )
     assert changed.name == "新名" and sorted(changed.site_ids) == sorted([second.id, mine.site.id])
@@ -305,7 +305,7 @@ async def test_edge_list_shows_revisions_behind_backlog_and_skew(db: str) -> Non
     me = await _admin("alpha")
     place = await _place(me)
     await Site.filter(id=place.site.id).update(revision=7)
-    created = await service.create_edge(me, EdgeIn(code="e1", name="一", site_ids=[place.site.id]))
+    created = await edges.create_edge(me, EdgeIn(code="e1", name="一", site_ids=[place.site.id]))
     await Edge.filter(id=created.edge.id).update(
         public_key="k" * 43,
         applied_revisions={place.site.code: 5},
@@ -314,7 +314,7 @@ async def test_edge_list_shows_revisions_behind_backlog_and_skew(db: str) -> Non
         clock_skew_ms=-61_500,
         last_seen_at=datetime.now(UTC),
     )
-    edge = (await service.list_edges(me, EdgeFilter(), PageParams())).items[0]
+    edge = (await edges.list_edges(me, EdgeFilter(), PageParams())).items[0]
     assert edge.acked_seq == 1200 and edge.backlog == 34
     assert edge.skew_flagged and edge.skew_seconds == "-61.5"
     assert [(s.code, s.applied, s.revision, s.behind) for s in edge.sites] == [
@@ -324,41 +324,41 @@ async def test_edge_list_shows_revisions_behind_backlog_and_skew(db: str) -> Non
     await Edge.filter(id=created.edge.id).update(
         applied_revisions={place.site.code: 7}, clock_skew_ms=800
     )
-    edge = await service.get_edge(me, created.edge.id)
+    edge = await edges.get_edge(me, created.edge.id)
     assert not edge.behind and not edge.skew_flagged
-    by_site = await service.list_edges(me, EdgeFilter(site_id=place.site.id), PageParams())
+    by_site = await edges.list_edges(me, EdgeFilter(site_id=place.site.id), PageParams())
     assert by_site.total == 1
 
 
 async def test_an_edge_that_sent_events_cannot_be_deleted(db: str) -> None:
     me = await _admin("alpha")
-    kept = await service.create_edge(me, EdgeIn(code="e1", name="一"))
-    gone = await service.create_edge(me, EdgeIn(code="e2", name="二"))
+    kept = await edges.create_edge(me, EdgeIn(code="e1", name="一"))
+    gone = await edges.create_edge(me, EdgeIn(code="e2", name="二"))
     await _event(kept.edge.id, 1)
     with pytest.raises(Conflict):
-        await service.delete_edge(me, kept.edge.id)
-    await service.delete_edge(me, gone.edge.id)
+        await edges.delete_edge(me, kept.edge.id)
+    await edges.delete_edge(me, gone.edge.id)
     assert await Edge.filter(code="e1").exists() and not await Edge.filter(code="e2").exists()
 
 
 async def test_another_tenants_edges_do_not_exist(db: str) -> None:
     me = await _admin("alpha")
     other = await _admin("beta")
-    theirs = await service.create_edge(other, EdgeIn(code="theirs", name="别人"))
+    theirs = await edges.create_edge(other, EdgeIn(code="theirs", name="别人"))
     ident = theirs.edge.id
     for call in (
-        service.get_edge(me, ident),
-        service.update_edge(me, ident, EdgeUpdate(name="x")),
-        service.revoke_edge(me, ident),
-        service.reenroll_edge(me, ident),
-        service.set_edge_enabled(me, ident, False),
-        service.delete_edge(me, ident),
-        service.enroll_token_matches(me, ident, theirs.token),
+        edges.get_edge(me, ident),
+        edges.update_edge(me, ident, EdgeUpdate(name="x")),
+        edges.revoke_edge(me, ident),
+        edges.reenroll_edge(me, ident),
+        edges.set_edge_enabled(me, ident, False),
+        edges.delete_edge(me, ident),
+        edges.enroll_token_matches(me, ident, theirs.token),
     ):
         with pytest.raises(NotFound):
             await call
-    assert (await service.list_edges(me, EdgeFilter(), PageParams())).total == 0
-    assert await service.edge_choices(me) == []
+    assert (await edges.list_edges(me, EdgeFilter(), PageParams())).total == 0
+    assert await edges.edge_choices(me) == []
     row = await Edge.get(id=ident)
     assert row.name == "别人" and row.enabled and row.revoked_at is None
     assert row.enroll_token_hash == hashlib.sha256(theirs.token.encode()).hexdigest()
@@ -385,15 +385,15 @@ async def _event(
 async def test_dead_letters_are_the_refused_events_of_the_tenants_edges(db: str) -> None:
     me = await _admin("alpha")
     other = await _admin("beta")
-    mine = (await service.create_edge(me, EdgeIn(code="mine", name="我的"))).edge.id
-    second = (await service.create_edge(me, EdgeIn(code="second", name="二"))).edge.id
-    theirs = (await service.create_edge(other, EdgeIn(code="theirs", name="别人"))).edge.id
+    mine = (await edges.create_edge(me, EdgeIn(code="mine", name="我的"))).edge.id
+    second = (await edges.create_edge(me, EdgeIn(code="second", name="二"))).edge.id
+    theirs = (await edges.create_edge(other, EdgeIn(code="theirs", name="别人"))).edge.id
     await _event(mine, 1)
     await _event(mine, 2, "unknown event type 'x.y'", kind="x.y")
     await _event(mine, 3, "payload field 'plate': too long")
     await _event(second, 1, "site 'far' is not served by this edge")
     await _event(theirs, 1, "beta refused")
-    page = await service.list_dead_letters(me, DeadLetterFilter(), PageParams())
+    page = await edges.list_dead_letters(me, DeadLetterFilter(), PageParams())
     assert sorted((d.edge_code, d.seq) for d in page.items) == [
         ("mine", 2),
         ("mine", 3),
@@ -404,20 +404,20 @@ async def test_dead_letters_are_the_refused_events_of_the_tenants_edges(db: str)
     first = next(d for d in page.items if d.seq == 2)
     assert first.type == "x.y" and first.payload == {"plate": "京A12345", "seq": 2}
     assert '"plate": "京A12345"' in first.payload_text  # pretty, unescaped
-    by_edge = await service.list_dead_letters(me, DeadLetterFilter(edge_id=second), PageParams())
+    by_edge = await edges.list_dead_letters(me, DeadLetterFilter(edge_id=second), PageParams())
     assert [d.seq for d in by_edge.items] == [1]
-    foreign = await service.list_dead_letters(me, DeadLetterFilter(edge_id=theirs), PageParams())
+    foreign = await edges.list_dead_letters(me, DeadLetterFilter(edge_id=theirs), PageParams())
     assert foreign.total == 0
-    by_type = await service.list_dead_letters(me, DeadLetterFilter(type="x.y"), PageParams())
+    by_type = await edges.list_dead_letters(me, DeadLetterFilter(type="x.y"), PageParams())
     assert [d.seq for d in by_type.items] == [2]
     window = DeadLetterFilter(
         occurred_from=datetime.now(UTC) - timedelta(minutes=2, seconds=30),
         occurred_to=datetime.now(UTC),
     )
     assert sorted(
-        d.seq for d in (await service.list_dead_letters(me, window, PageParams())).items
+        d.seq for d in (await edges.list_dead_letters(me, window, PageParams())).items
     ) == [1, 2]
-    assert await service.dead_letter_type_choices(me) == [
+    assert await edges.dead_letter_type_choices(me) == [
         ("access.decided", "access.decided"),
         ("x.y", "x.y"),
     ]
@@ -430,7 +430,7 @@ async def test_open_barrier_creates_a_pending_command_that_expires_in_30_s(db: s
     me = await _admin("alpha")
     place = await _place(me)
     before = datetime.now(UTC)
-    command = await service.issue_command(me, place.entry.id)
+    command = await edges.issue_command(me, place.entry.id)
     row = await Command.get(id=command.id)
     assert row.state == CommandState.pending and command.state == CommandState.pending
     assert row.kind == "open_barrier" and row.lane == place.entry.code
@@ -442,23 +442,22 @@ async def test_open_barrier_creates_a_pending_command_that_expires_in_30_s(db: s
     logged = await AuditLog.get(entity="command")
     assert logged.action == "create" and logged.entity_id == str(row.id)
     with pytest.raises(Invalid):
-        await service.issue_command(me, place.entry.id, ttl_s=0)
+        await edges.issue_command(me, place.entry.id, ttl_s=0)
 
 
 async def test_a_pending_command_past_its_expiry_shows_expired(db: str) -> None:
     me = await _admin("alpha")
     place = await _place(me)
-    late = await service.issue_command(me, place.entry.id)
-    fresh = await service.issue_command(me, place.exit.id)
-    done = await service.issue_command(me, place.exit.id)
+    late = await edges.issue_command(me, place.entry.id)
+    fresh = await edges.issue_command(me, place.exit.id)
+    done = await edges.issue_command(me, place.exit.id)
     past = datetime.now(UTC) - timedelta(seconds=1)
     await Command.filter(id=late.id).update(expires_at=past)
     await Command.filter(id=done.id).update(
         state=CommandState.done, finished_at=datetime.now(UTC), expires_at=past
     )
     states = {
-        c.id: c.state
-        for c in (await service.list_commands(me, CommandFilter(), PageParams())).items
+        c.id: c.state for c in (await edges.list_commands(me, CommandFilter(), PageParams())).items
     }
     assert states == {
         late.id: CommandState.expired,
@@ -471,9 +470,9 @@ async def test_a_pending_command_past_its_expiry_shows_expired(db: str) -> None:
         (CommandState.done, {done.id}),
         (CommandState.failed, set()),
     ):
-        page = await service.list_commands(me, CommandFilter(state=state), PageParams())
+        page = await edges.list_commands(me, CommandFilter(state=state), PageParams())
         assert {c.id for c in page.items} == expected, state
-    by_lane = await service.list_commands(me, CommandFilter(lane=place.entry.code), PageParams())
+    by_lane = await edges.list_commands(me, CommandFilter(lane=place.entry.code), PageParams())
     assert [c.id for c in by_lane.items] == [late.id]
 
 
@@ -482,9 +481,9 @@ async def test_another_tenants_lanes_and_commands_do_not_exist(db: str) -> None:
     other = await _admin("beta")
     theirs = await _place(other, "b-")
     with pytest.raises(NotFound):
-        await service.issue_command(me, theirs.entry.id)
-    command = await service.issue_command(other, theirs.entry.id)
-    assert (await service.list_commands(me, CommandFilter(), PageParams())).total == 0
+        await edges.issue_command(me, theirs.entry.id)
+    command = await edges.issue_command(other, theirs.entry.id)
+    assert (await edges.list_commands(me, CommandFilter(), PageParams())).total == 0
     with pytest.raises(NotFound):
-        await service.get_command(me, command.id)
+        await edges.get_command(me, command.id)
     assert await Command.filter(tenant_id=me.tenant_id).count() == 0

@@ -14,8 +14,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from cloud.org.models import AuditLog, Tenant
+from cloud.sites.edges import token_hash
 from cloud.sites.models import Edge, SeenSignature, Site, SyncEvent
-from cloud.sync import token_hash
 from protocols import sync as wire
 from protocols.signing import MAX_SKEW_S, new_private_key, public_key_text
 from protocols.site import SiteKind
