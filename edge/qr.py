@@ -64,7 +64,10 @@ class FrameReader:
                 return np.asarray(points, dtype=np.float32).reshape(-1, 2) / scale
         return None
 
-    def _crop(self, gray: Image, corners: NDArray[np.float32]) -> Image | None:
+    def _crop(
+        self, gray: Image, corners: NDArray[np.float32]
+    ) -> tuple[Image, NDArray[np.float32]] | None:
+        """The region around the code, at most MAX_CROP_SIDE a side, and the corners in it."""
         low, high = corners.min(axis=0), corners.max(axis=0)
         span = high - low
         if span.min() < 8:
@@ -74,6 +77,7 @@ class FrameReader:
         x1 = int(min(high[0], gray.shape[1]))
         y1 = int(min(high[1], gray.shape[0]))
         crop = gray[y0:y1, x0:x1]
+        inside = corners - np.array([x0, y0], dtype=np.float32)
         side = max(crop.shape)
         if side > MAX_CROP_SIDE:
             factor = MAX_CROP_SIDE / side
@@ -81,12 +85,21 @@ class FrameReader:
                 cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA),
                 dtype=np.uint8,
             )
-        return crop
+            inside = inside * np.float32(factor)
+        return np.ascontiguousarray(crop), inside.astype(np.float32)
 
-    def _decode_region(self, crop: Image) -> str | None:
-        # Measured on 200 simulated frames: the strong mask alone reads 195, with the classic
-        # detector on the same image 199; the mild mask catches some of the rest.
+    def _decode_region(self, crop: Image, corners: NDArray[np.float32]) -> str | None:
+        # Measured on the simulator's frames: decoding at the corners already found reads 94%
+        # in ~3.5 ms; detecting again in the sharpened region reads 98% in ~8 ms, and with the
+        # classic detector as well 99.5%; the mild mask catches some of the rest.
         strong = _sharpen(crop, 1.5, 1.5)
+        try:
+            text, _ = self._aruco.decode(strong, corners.reshape(1, 4, 2))
+        except cv2.error:
+            text = ""
+        found = _ascii(text) if text else None
+        if found:
+            return found
         for detector, image in (
             (self._aruco, strong),
             (self._classic, strong),
@@ -111,8 +124,8 @@ class FrameReader:
         corners = self.locate(gray)
         if corners is None:
             return None
-        crop = self._crop(gray, corners)
-        return None if crop is None else self._decode_region(crop)
+        region = self._crop(gray, corners)
+        return None if region is None else self._decode_region(*region)
 
 
 def naive_read(detector: cv2.QRCodeDetectorAruco, frame: Image) -> str | None:
