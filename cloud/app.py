@@ -12,7 +12,10 @@ from cloud.access import api as access_api
 from cloud.access import ingest as access_ingest
 from cloud.access import pages as access_pages
 from cloud.auth import SETTINGS_KEY, auth_middleware
+from cloud.campus import api as campus_api
+from cloud.campus import pages as campus_pages
 from cloud.db import close_db, open_db
+from cloud.notify import pages as notify_pages
 from cloud.org import api as org_api
 from cloud.org import pages as org_pages
 from cloud.settings import CloudSettings
@@ -44,9 +47,9 @@ def build_app(settings: CloudSettings, *, manage_db: bool = True) -> web.Applica
     sync.setup(app)
     access_ingest.setup()
     org_api.setup(app)
-    for module in (org_api, sites_api, access_api):
+    for module in (org_api, sites_api, access_api, campus_api):
         api_plumbing.mount(app, module.ROUTES)
     api_plumbing.setup_openapi(app)
-    for pages in (org_pages, sites_pages, access_pages):
+    for pages in (org_pages, sites_pages, access_pages, campus_pages, notify_pages):
         pages.setup(app)
     return app

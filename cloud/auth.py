@@ -23,7 +23,8 @@ CSRF_FIELD = "_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Machine-to-machine routes authenticate otherwise (edge keys, device pushes) and carry no cookie.
-CSRF_EXEMPT_PREFIXES = ("/sync/",)
+# /m/ pages check their own CSRF token, bound to the phone's mobile session (cloud.campus.mobile).
+CSRF_EXEMPT_PREFIXES = ("/sync/", "/m/")
 # A JSON body cannot be sent cross-site without a CORS preflight, which this server never grants.
 API_LOGIN_PATH = "/api/v1/auth/login"
 

@@ -17,6 +17,8 @@ MODEL_MODULES = [
     "cloud.org.models",
     "cloud.sites.models",
     "cloud.access.models",
+    "cloud.campus.models",
+    "cloud.notify.models",
 ]
 APP_LABEL = "wayside"
 

@@ -20,8 +20,30 @@ AUDIT_ENTITIES = (
     "access_rule",
     "edge",
     "command",
+    "identity_type",
+    "identity_setting",
+    "registrant",
+    "vehicle",
+    "appointment",
+    "import",
 )
-AUDIT_ACTIONS = ("create", "update", "delete", "enable", "disable", "login", "revoke", "reenroll")
+AUDIT_ACTIONS = (
+    "create",
+    "update",
+    "delete",
+    "enable",
+    "disable",
+    "login",
+    "revoke",
+    "reenroll",
+    "approve",
+    "reject",
+    "authorise",
+    "unauthorise",
+    "unlink",
+    "import",
+    "print",
+)
 
 # key: (中文, English). Both languages side by side, so a missing translation shows in review.
 _ENTRIES: dict[str, tuple[str, str]] = {
@@ -36,6 +58,7 @@ _ENTRIES: dict[str, tuple[str, str]] = {
     "menu.group.access": ("通行管理", "Access"),
     "menu.group.sites": ("场所设备", "Sites & devices"),
     "menu.group.org": ("组织权限", "Organisation"),
+    "menu.group.campus": ("校园人车", "Campus"),
     # login
     "login.title": ("登录", "Sign in"),
     "login.subtitle": ("使用账号或手机号登录", "Use your account or phone number"),
@@ -321,6 +344,11 @@ _ENTRIES: dict[str, tuple[str, str]] = {
     "perm.lists.edit": ("管理名单规则", "Manage lists and rules"),
     "perm.access.view": ("查看过车记录", "View access records"),
     "perm.audit.view": ("查看操作日志", "View the audit log"),
+    "perm.campus.view": ("查看备案人与车辆", "View registrants and vehicles"),
+    "perm.campus.edit": ("管理备案人与车辆", "Manage registrants and vehicles"),
+    "perm.vehicles.review": ("审核车辆备案", "Review vehicle registrations"),
+    "perm.visits.view": ("查看访客预约", "View visitor appointments"),
+    "perm.messages.view": ("查看消息发件箱", "View the message outbox"),
     # enums
     "site.kind.campus": ("校园", "Campus"),
     "site.kind.parking_lot": ("停车场", "Parking lot"),
@@ -354,6 +382,13 @@ _ENTRIES: dict[str, tuple[str, str]] = {
     "audit.action.login": ("登录", "Sign in"),
     "audit.action.revoke": ("吊销", "Revoke"),
     "audit.action.reenroll": ("重新注册", "Re-enroll"),
+    "audit.action.approve": ("通过", "Approve"),
+    "audit.action.reject": ("驳回", "Reject"),
+    "audit.action.authorise": ("访客授权", "Authorise visitors"),
+    "audit.action.unauthorise": ("取消访客授权", "Withdraw visitor authorisation"),
+    "audit.action.unlink": ("解除关联", "Unlink"),
+    "audit.action.import": ("导入", "Import"),
+    "audit.action.print": ("打印", "Print"),
     "audit.entity.user": ("用户", "User"),
     "audit.entity.role": ("角色", "Role"),
     "audit.entity.department": ("部门", "Department"),
@@ -366,6 +401,12 @@ _ENTRIES: dict[str, tuple[str, str]] = {
     "audit.entity.access_rule": ("出入规则", "Access rule"),
     "audit.entity.edge": ("边缘节点", "Edge"),
     "audit.entity.command": ("设备指令", "Device command"),
+    "audit.entity.identity_type": ("身份类型", "Identity type"),
+    "audit.entity.identity_setting": ("身份设置", "Identity setting"),
+    "audit.entity.registrant": ("备案人", "Registrant"),
+    "audit.entity.vehicle": ("车辆", "Vehicle"),
+    "audit.entity.appointment": ("访客预约", "Visitor appointment"),
+    "audit.entity.import": ("导入", "Import"),
 }
 for _day, (_zh, _en) in enumerate(
     zip("一二三四五六日", ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True), start=1
@@ -380,6 +421,16 @@ CATALOGUES: dict[str, dict[str, str]] = {
     lang: {key: texts[index] for key, texts in _ENTRIES.items()}
     for index, lang in enumerate(LANGUAGES)
 }
+
+
+def register(entries: dict[str, tuple[str, str]]) -> None:
+    """Add a domain's own texts (key: (中文, English)); a key defined twice is a bug."""
+    clashes = sorted(set(entries) & set(_ENTRIES))
+    if clashes:
+        raise ValueError(f"translation keys defined twice: {', '.join(clashes)}")
+    _ENTRIES.update(entries)
+    for index, lang in enumerate(LANGUAGES):
+        CATALOGUES[lang].update({key: texts[index] for key, texts in entries.items()})
 
 
 def has(key: str) -> bool:

@@ -22,5 +22,10 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("lists.edit", "perm.lists.edit"),
     Permission("access.view", "perm.access.view"),
     Permission("audit.view", "perm.audit.view"),
+    Permission("campus.view", "perm.campus.view"),
+    Permission("campus.edit", "perm.campus.edit"),
+    Permission("vehicles.review", "perm.vehicles.review"),
+    Permission("visits.view", "perm.visits.view"),
+    Permission("messages.view", "perm.messages.view"),
 )
 CODES = frozenset(p.code for p in PERMISSIONS)

@@ -25,6 +25,8 @@ class CloudSettings(BaseModel):
     timezone: str = "Asia/Shanghai"
     default_language: str = Field(default="zh", pattern=r"^(zh|en)$")
     secure_cookies: bool = False
+    # The address phones reach the cloud at: gate QR posters and mobile links are built on it.
+    public_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://[^/\s]+$")
 
     @field_validator("database_url")
     @classmethod

@@ -26,6 +26,30 @@ class Reason(StrEnum):
     whitelist = "whitelist"
     rule = "rule"
     default = "default"
+    # campus: a registrant's vehicle or pass, a visitor's appointment, a staff override
+    registrant = "registrant"
+    visitor = "visitor"
+    override = "override"
+    no_rule = "no_rule"  # known registrant or visitor, but not at this gate at this time
+    # pass refusals (protocols.passes.Refusal, same values)
+    malformed = "malformed"
+    unknown_key = "unknown_key"
+    bad_signature = "bad_signature"
+    not_yet_valid = "not_yet_valid"
+    expired = "expired"
+    too_long = "too_long"
+    wrong_gate = "wrong_gate"
+    wrong_direction = "wrong_direction"
+    revoked = "revoked"
+    replayed = "replayed"
+
+
+class Method(StrEnum):
+    """How the passer presented themselves."""
+
+    plate = "plate"
+    qr_pass = "qr_pass"
+    override = "override"
 
 
 class Payload(BaseModel):
@@ -44,8 +68,13 @@ class AccessDecided(Payload):
     confidence: int = Field(ge=0, le=100)
     verdict: Verdict
     reason: Reason
-    method: str = "plate"
+    method: Method = Method.plate
     rule: str = Field(default="", description="id of the list entry or rule that decided")
+    subject: str = Field(
+        default="",
+        max_length=48,
+        description="who passed: 'registrant:<id>' or 'appointment:<id>'; empty for a stranger",
+    )
     read_at: AwareDatetime
     snapshot: str = Field(default="", description="edge-local snapshot file name, if kept")
     session: str = Field(default="", description="parking session uuid opened or closed")

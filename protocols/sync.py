@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -66,6 +66,12 @@ class Entity(StrEnum):
     list_entry = "list_entry"
     access_rule = "access_rule"
     lane_policy = "lane_policy"
+    # campus (keys: registrant id, plate, appointment id, kid, "registrant:<id>"/"appointment:<id>")
+    registrant = "registrant"
+    vehicle = "vehicle"
+    appointment = "appointment"
+    pass_key = "pass_key"
+    revocation = "revocation"
 
 
 class ListKind(StrEnum):
@@ -101,10 +107,64 @@ class LanePolicy(_Wire):
     min_confidence: int = Field(ge=0, le=100)
 
 
+class GateWindow(_Wire):
+    """These gates of the site (empty: every gate) on these weekdays between start and end,
+    in the site's local time; end before start runs past midnight."""
+
+    gates: list[str] = Field(default_factory=list)
+    weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7])
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59)
+
+
+class RegistrantGrant(_Wire):
+    """Where a registrant may pass at this site. No windows: no gate at all."""
+
+    name: str
+    kind: str
+    enabled: bool = True
+    windows: list[GateWindow] = Field(default_factory=list)
+
+
+class VehicleGrant(_Wire):
+    """An approved, enabled vehicle of a registrant (key: the plate)."""
+
+    registrant: str
+    kind: str
+    valid_until: date | None = Field(default=None, description="last valid day; None: long-term")
+
+
+class AppointmentGrant(_Wire):
+    """A visit in force: its visitor may pass inside the window, by pass or by plate."""
+
+    visitor: str
+    plate: str = ""
+    gates: list[str] = Field(default_factory=list, description="empty: every gate of the site")
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+
+
+class PassKeyGrant(_Wire):
+    """A public key that signs passes, raw Ed25519 in base64url (key: its kid)."""
+
+    public_key: str = Field(min_length=43, max_length=44)
+
+
+class Revocation(_Wire):
+    """A pass subject that no longer opens anything (key: 'registrant:<id>' or 'appointment:<id>')."""
+
+    reason: str = ""
+
+
 ENTITY_MODELS: dict[Entity, type[_Wire]] = {
     Entity.list_entry: ListEntry,
     Entity.access_rule: AccessRule,
     Entity.lane_policy: LanePolicy,
+    Entity.registrant: RegistrantGrant,
+    Entity.vehicle: VehicleGrant,
+    Entity.appointment: AppointmentGrant,
+    Entity.pass_key: PassKeyGrant,
+    Entity.revocation: Revocation,
 }
 
 

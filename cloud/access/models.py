@@ -114,6 +114,10 @@ class AccessRecord(Model):
     verdict = fields.CharEnumField(Verdict, max_length=8)
     reason = fields.CharEnumField(Reason, max_length=16)
     method = fields.CharField(max_length=16, default="plate")
+    # Who passed, when the edge knew: the campus lists join on these (no foreign key, so the
+    # records of a deleted registrant stay).
+    registrant_id = fields.IntField(null=True)
+    appointment_id = fields.IntField(null=True)
     occurred_at = fields.DatetimeField()
     snapshot = fields.CharField(max_length=128, default="")
 
@@ -122,4 +126,9 @@ class AccessRecord(Model):
         indexes = (
             Index(fields=("tenant_id", "occurred_at"), name="access_record_tenant_time"),
             Index(fields=("tenant_id", "plate", "occurred_at"), name="access_record_plate_time"),
+            Index(
+                fields=("tenant_id", "registrant_id", "occurred_at"),
+                name="access_record_registrant_time",
+            ),
+            Index(fields=("tenant_id", "appointment_id"), name="access_record_appointment"),
         )

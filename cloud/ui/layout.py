@@ -37,7 +37,13 @@ class MenuItem:
 
 
 MENU_KEY = web.AppKey("wayside.menu", list[MenuItem])
-MENU_GROUPS = ("menu.group.home", "menu.group.access", "menu.group.sites", "menu.group.org")
+MENU_GROUPS = (
+    "menu.group.home",
+    "menu.group.campus",
+    "menu.group.access",
+    "menu.group.sites",
+    "menu.group.org",
+)
 
 
 def add_menu(app: web.Application, item: MenuItem) -> None:

@@ -1,0 +1,9 @@
+"""Campus admin pages (filled in by issue 4)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def setup(app: web.Application) -> None:
+    """Mount this module's pages."""
