@@ -24,8 +24,9 @@ from tests.e2e.seed import Place, add_records, make_place
 
 Client = TestClient[web.Request, web.Application]
 MARK = "beta-"  # every name and code of tenant B carries it
-# Routes that are not tenant data: sign-in, language, static files, machine and JSON APIs.
-NOT_PAGES = ("/api/", "/sync/", "/static", "/healthz", "/login", "/logout", "/language")
+# Routes that are not tenant data: sign-in, language, static files, machine and JSON APIs, and
+# the phone pages (their own sessions; tests/integration/test_mobile_*.py check their isolation).
+NOT_PAGES = ("/api/", "/sync/", "/static", "/healthz", "/login", "/logout", "/language", "/m/")
 
 Factory = Callable[[Tenant, Place], Awaitable[int]]
 
