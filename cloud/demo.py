@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from tortoise.transactions import in_transaction
 
 from cloud.access.models import AccessRule, ListEntry
+from cloud.campus.demo import DEMO_REGISTERED_PLATE, populate_campus
 from cloud.db import close_db, open_db
 from cloud.org.models import Tenant, User
 from cloud.passwords import hash_password
@@ -23,7 +24,7 @@ DEMO_PASSWORD = "wayside-demo"
 DEMO_WHITELIST = ("京A12345", "京A88888", "津C66666")
 DEMO_BLACKLIST = ("沪B99999",)
 DEMO_RULE_PLATE = "粤B12345"
-DEMO_REGULARS = (*DEMO_WHITELIST, *DEMO_BLACKLIST, DEMO_RULE_PLATE)
+DEMO_REGULARS = (*DEMO_WHITELIST, *DEMO_BLACKLIST, DEMO_RULE_PLATE, DEMO_REGISTERED_PLATE)
 
 
 async def create_user(
@@ -120,6 +121,7 @@ async def populate(document: SiteDocument, edge_code: str, public_key: str = "")
                         ),
                     )
             await _lists(tenant, site)
+        await populate_campus(tenant)
 
 
 async def _devices(tenant: Tenant, site: Site, lane: Lane, config: LaneConfig) -> None:
