@@ -153,6 +153,7 @@ def cmd_sim(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    from cloud.campus.demo import DEMO_TEACHER
     from cloud.db import upgrade
     from cloud.demo import DEMO_ACCOUNT, DEMO_PASSWORD, DEMO_REGULARS, seed_demo
     from edge.agent import run_edge
@@ -207,6 +208,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         f"\n  Wayside demo is running.\n"
         f"  Admin UI:  http://{cloud_settings.host}:{cloud_settings.port}/\n"
         f"  Login:     {DEMO_ACCOUNT} / {DEMO_PASSWORD}\n"
+        f"  Phones:    {cloud_url}/m/{site.tenant}/  (teacher {DEMO_TEACHER[1]} / {DEMO_TEACHER[2]})\n"
         f"  Edge:      {edge_url}/healthz\n"
         f"  Stop with Ctrl-C.\n"
     )
