@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,18 +53,35 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    if PG_URL:
-        match = re.match(r"^\w+://(?:[^@/]*@)?([^:/]+)(?::(\d+))?", PG_URL)
-        host, port = (match.group(1), int(match.group(2) or 5432)) if match else ("127.0.0.1", 5432)
-        require_service(
-            "PostgreSQL",
-            host,
-            port,
-            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-        )
-        return PG_URL
-    return f"sqlite://{tmp_path_factory.mktemp('cloud')}/cloud.db"
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not PG_URL:
+        yield f"sqlite://{tmp_path_factory.mktemp('cloud')}/cloud.db"
+        return
+    match = re.match(r"^\w+://(?:[^@/]*@)?([^:/]+)(?::(\d+))?", PG_URL)
+    host, port = (match.group(1), int(match.group(2) or 5432)) if match else ("127.0.0.1", 5432)
+    require_service(
+        "PostgreSQL",
+        host,
+        port,
+        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    )
+    # A database of this run's own, beside the one named: two suites at once (two checkouts,
+    # or a developer and an editor's test runner) never drop each other's schema.
+    own = f"{PG_URL.rsplit('/', 1)[1] or 'test'}_run{os.getpid()}"
+    asyncio.run(_admin_sql(PG_URL, f'DROP DATABASE IF EXISTS "{own}"', f'CREATE DATABASE "{own}"'))
+    yield f"{PG_URL.rsplit('/', 1)[0]}/{own}"
+    asyncio.run(_admin_sql(PG_URL, f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
+
+
+async def _admin_sql(url: str, *statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
 
 
 async def _reset_schema(url: str) -> None:
