@@ -1,4 +1,5 @@
-"""The edge's local HTTP API: health, and the endpoint ANPR cameras push their plate reads to."""
+"""The edge's local HTTP API: health, the endpoint ANPR cameras push their plate reads to, and
+the gate endpoints for passes (camera frames to read a QR from, or a pass's text)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 
 from aiohttp import web
 
-from edge.lanes import Lanes
+from edge.lanes import BadFrame, Lane, Lanes, Outcome
 from edge.settings import EdgeSettings
 from edge.store import Store
 from edge.sync import SyncClient
@@ -21,6 +22,9 @@ LANES = web.AppKey("lanes", Lanes)
 SYNC = web.AppKey("sync", SyncClient)
 
 PUSH_PATH = "/camera/push"
+FRAME_PATH = "/gate/{lane}/frame"
+SCAN_PATH = "/gate/{lane}/scan"
+MAX_SCAN_BYTES = 1024
 # Real cameras attach scene and plate pictures; 1 MiB (aiohttp's default) is too tight for them.
 MAX_PUSH_BYTES = 8 * 1024 * 1024
 
@@ -68,6 +72,71 @@ async def camera_push(request: web.Request) -> web.Response:
     return web.json_response(vzenith_reply(relay))
 
 
+def _lane(request: web.Request) -> Lane | web.Response:
+    code = request.match_info["lane"]
+    lane = request.app[LANES].lanes.get(code)
+    if lane is None:
+        return _error(404, "unknown_lane", f"no lane {code!r} at this edge")
+    return lane
+
+
+def _pass_reply(lane: Lane, text: str | None, outcome: Outcome | None) -> web.Response:
+    """What a frame or scan came to: read or not, debounced or decided (and how)."""
+    if text is None:
+        return web.json_response({"read": False})
+    if outcome is None:
+        return web.json_response({"read": True, "debounced": True})
+    decision = outcome.decision
+    return web.json_response(
+        {
+            "read": True,
+            "debounced": False,
+            "verdict": decision.verdict.value,
+            "reason": decision.reason.value,
+            "subject": decision.subject,
+            "record": outcome.record,
+            "barrier_opened": outcome.barrier_opened,
+            # A camera-relay lane's camera opens its barrier itself when told so.
+            "relay": lane.config.wiring == Wiring.camera_relay and outcome.relay_opens,
+        }
+    )
+
+
+async def gate_frame(request: web.Request) -> web.Response:
+    """A camera frame (JPEG body): read a pass from it and, if one is there, decide and act."""
+    lane = _lane(request)
+    if isinstance(lane, web.Response):
+        return lane
+    body = await request.read()
+    lanes = request.app[LANES]
+    try:
+        text = await lanes.read_frame(lane, body)
+    except BadFrame as exc:
+        log.warning("frame for lane %s from %s refused: %s", lane.code, request.remote, exc)
+        return _error(400, "bad_frame", str(exc))
+    outcome = await lanes.handle_pass(lane, text) if text is not None else None
+    return _pass_reply(lane, text, outcome)
+
+
+async def gate_scan(request: web.Request) -> web.Response:
+    """A pass's text as a scanner read it (text/plain body), decided like a frame's."""
+    lane = _lane(request)
+    if isinstance(lane, web.Response):
+        return lane
+    body = await request.read()
+    text = body.decode("ascii", "replace").strip() if len(body) <= MAX_SCAN_BYTES else ""
+    if not text or not text.isascii() or not text.isprintable():
+        return _error(
+            400,
+            "bad_scan",
+            f"a scan is one line of printable ASCII, at most {MAX_SCAN_BYTES} bytes",
+        )
+    outcome = await request.app[LANES].handle_pass(lane, text)
+    return _pass_reply(lane, text, outcome)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_post(PUSH_PATH, camera_push)
+    app.router.add_post(FRAME_PATH, gate_frame)
+    app.router.add_post(SCAN_PATH, gate_scan)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from edge.drivers.modbus import DeviceError
 from edge.lanes import Lanes
 from edge.store import Store
-from protocols.events import CommandResult, CommandStatus
+from protocols.events import AccessDecided, CommandResult, CommandStatus, Method, Reason, Verdict
 from protocols.sync import Command, CommandKind
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class Commands:
             except CommandFailed as exc:
                 return await self._finish(command, CommandStatus.failed, str(exc))
             self.executed += 1
-            return await self._finish(command, CommandStatus.done, "")
+            return await self._finish(command, CommandStatus.done, "", self._override(command))
         finally:
             self._running.discard(key)
 
@@ -96,7 +96,32 @@ class Commands:
 
         return open_barrier
 
-    async def _finish(self, command: Command, status: CommandStatus, detail: str) -> CommandStatus:
+    def _override(self, command: Command) -> AccessDecided | None:
+        """The access record of a barrier a staff member opened from the cloud (an override)."""
+        lane = self._lanes.lanes.get(command.lane) if self._lanes is not None else None
+        if lane is None:
+            return None
+        return AccessDecided(
+            site=lane.site.code,
+            gate=lane.gate.code,
+            lane=lane.code,
+            direction=lane.config.direction,
+            plate="",
+            confidence=0,
+            verdict=Verdict.open,
+            reason=Reason.override,
+            method=Method.override,
+            rule=str(command.id),
+            read_at=self._now(),
+        )
+
+    async def _finish(
+        self,
+        command: Command,
+        status: CommandStatus,
+        detail: str,
+        access: AccessDecided | None = None,
+    ) -> CommandStatus:
         result = CommandResult(
             command=command.id,
             kind=command.kind.value,
@@ -105,7 +130,7 @@ class Commands:
             status=status,
             detail=detail,
         )
-        await self._store.finish_command(result)
+        await self._store.finish_command(result, access)
         log_at = logging.INFO if status == CommandStatus.done else logging.WARNING
         log.log(
             log_at,

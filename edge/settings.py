@@ -38,6 +38,10 @@ class EdgeSettings(BaseModel):
     sync_retry_cap_s: float = Field(default=30, gt=0)
     timezone: str = "Asia/Shanghai"
     modbus_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    # Clock difference tolerated between the cloud that issued a pass and this edge.
+    pass_skew_s: int = Field(default=5, ge=0, le=300)
+    # Threads reading QR codes from camera frames (one frame per lane at a time).
+    qr_threads: int = Field(default=2, ge=1, le=16)
 
     @field_validator("cloud_url")
     @classmethod

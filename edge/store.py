@@ -15,6 +15,7 @@ from typing import Any
 
 import aiosqlite
 
+from edge.engines.campus import CampusBook
 from edge.engines.gate import RuleBook
 from protocols.events import (
     AccessDecided,
@@ -23,15 +24,22 @@ from protocols.events import (
     ParkingSessionEnded,
     ParkingSessionStarted,
     Payload,
+    Reason,
+    Verdict,
 )
 from protocols.sync import (
     ENTITY_MODELS,
     AccessRule,
+    AppointmentGrant,
     Entity,
     Event,
     LanePolicy,
     ListEntry,
+    PassKeyGrant,
+    RegistrantGrant,
+    Revocation,
     SiteState,
+    VehicleGrant,
 )
 
 SCHEMA = """
@@ -83,6 +91,15 @@ create table if not exists command (
     state text not null,
     updated_at text not null
 );
+-- Passes that open once (per direction): the key of each use, checked and inserted in the
+-- transaction that records the decision. Rows past expires_at (epoch s) are pruned.
+create table if not exists pass_use (
+    key text primary key,
+    lane text not null,
+    used_at text not null,
+    expires_at real not null
+);
+create index if not exists pass_use_expiry on pass_use (expires_at);
 -- Small durable flags (the outbox budget alarm's state, so a restart does not raise it again).
 create table if not exists edge_flag (
     name text primary key,
@@ -104,6 +121,8 @@ _OVER_BUDGET = "outbox_over_budget"
 BUDGET_CLEAR_RATIO = 0.9
 # Rows one acknowledgement transaction deletes at most (a few ms of writer time).
 ACK_CHUNK = 64
+# Expired pass-use keys are deleted every this many pass decisions (in their transaction).
+PRUNE_PASS_USES_EVERY = 256
 
 
 class StoreError(Exception):
@@ -116,6 +135,7 @@ class Recorded:
 
     record: str
     session: str
+    replayed: bool = False  # a pass decision refused as a second use (see record_pass_decision)
 
 
 def _now() -> datetime:
@@ -264,6 +284,7 @@ class Store:
         self._budget_bytes = budget_bytes
         self._alarm_site = alarm_site
         self.over_budget = False
+        self._pass_uses = 0
 
     @classmethod
     async def open(cls, path: Path, budget_bytes: int | None = None, alarm_site: str = "") -> Store:
@@ -313,6 +334,11 @@ class Store:
         entries: list[tuple[str, ListEntry]] = []
         rules: list[tuple[str, AccessRule]] = []
         policies: list[LanePolicy] = []
+        registrants: list[tuple[str, RegistrantGrant]] = []
+        vehicles: list[tuple[str, VehicleGrant]] = []
+        appointments: list[tuple[str, AppointmentGrant]] = []
+        keys: list[tuple[str, PassKeyGrant]] = []
+        revocations: list[tuple[str, Revocation]] = []
         for entity, key, data in rows:
             if entity == Entity.list_entry:
                 entries.append((key, ListEntry.model_validate_json(data)))
@@ -320,7 +346,19 @@ class Store:
                 rules.append((key, AccessRule.model_validate_json(data)))
             elif entity == Entity.lane_policy:
                 policies.append(LanePolicy.model_validate_json(data))
-        self._books[site] = RuleBook.build(entries, rules, policies)
+            elif entity == Entity.registrant:
+                registrants.append((key, RegistrantGrant.model_validate_json(data)))
+            elif entity == Entity.vehicle:
+                vehicles.append((key, VehicleGrant.model_validate_json(data)))
+            elif entity == Entity.appointment:
+                appointments.append((key, AppointmentGrant.model_validate_json(data)))
+            elif entity == Entity.pass_key:
+                keys.append((key, PassKeyGrant.model_validate_json(data)))
+            elif entity == Entity.revocation:
+                revocations.append((key, Revocation.model_validate_json(data)))
+        # Pass keys become key objects here, once per applied change, never per scan.
+        campus = CampusBook.build(registrants, vehicles, appointments, keys, revocations)
+        self._books[site] = RuleBook.build(entries, rules, policies, campus)
 
     # --- the hot path ---------------------------------------------------------------------------
 
@@ -373,6 +411,80 @@ class Store:
                 self._open_sessions.pop(key, None)
         self.committed.set()
         return Recorded(record=decided[0], session=change.session)
+
+    async def record_pass_decision(
+        self, record: AccessDecided, replay_key: str = "", expires_at: float = 0.0
+    ) -> tuple[Recorded, AccessDecided]:
+        """Record a pass decision; with a replay key, check-and-insert it in the SAME transaction.
+
+        A key already used turns the decision into a refusal (reason replayed), recorded as
+        such. Returns what was committed and the record as it was finally written.
+        """
+        async with self._lock:
+            now = _now()
+            stamp = now.isoformat()
+            refused = record.model_copy(update={"verdict": Verdict.deny, "reason": Reason.replayed})
+            opened = _row("access.decided", record.site, now, record)
+            replay = _row("access.decided", refused.site, now, refused) if replay_key else opened
+            size = max(_row_size(opened), _row_size(replay))
+            alarm_row: tuple[str, ...] | None = None
+            if (
+                self._budget_bytes is not None
+                and not self.over_budget
+                and self.outbox_bytes + size > self._budget_bytes
+            ):
+                raised = OutboxBudget(
+                    site=self._alarm_site,
+                    used_bytes=self.outbox_bytes + size,
+                    budget_bytes=self._budget_bytes,
+                    exceeded=True,
+                )
+                alarm_row = _row("edge.outbox_budget", self._alarm_site, now, raised)
+            self._pass_uses += 1
+            prune = bool(replay_key) and self._pass_uses % PRUNE_PASS_USES_EVERY == 0
+
+            def run(conn: sqlite3.Connection) -> bool:
+                conn.execute("begin immediate")
+                try:
+                    replayed = False
+                    if replay_key:
+                        if prune:
+                            conn.execute(
+                                "delete from pass_use where expires_at < ?", (now.timestamp(),)
+                            )
+                        cursor = conn.execute(
+                            "insert or ignore into pass_use values (?, ?, ?, ?)",
+                            (replay_key, record.lane, stamp, expires_at),
+                        )
+                        replayed = cursor.rowcount == 0
+                    row, final = (replay, refused) if replayed else (opened, record)
+                    conn.execute(
+                        "insert into access_record values (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (row[0], final.site, final.lane, final.plate, final.verdict,
+                         final.reason, stamp, row[4]),
+                    )  # fmt: skip
+                    conn.execute(_INSERT_OUTBOX, row)
+                    if alarm_row is not None:
+                        conn.execute(_INSERT_OUTBOX, alarm_row)
+                        conn.execute(_SET_FLAG, (_OVER_BUDGET, 1))
+                    conn.execute("commit")
+                except BaseException:
+                    conn.execute("rollback")
+                    raise
+                return replayed
+
+            replayed: bool = await self._db._execute(run, self._db._conn)
+            self._last_commit = time.monotonic()
+            self._commits_since_checkpoint += 1
+            row, written = (replay, refused) if replayed else (opened, record)
+            self.outbox_rows += 1
+            self.outbox_bytes += _row_size(row)
+            if alarm_row is not None:
+                self.over_budget = True
+                self.outbox_rows += 1
+                self.outbox_bytes += _row_size(alarm_row)
+        self.committed.set()
+        return Recorded(record=row[0], session="", replayed=replayed), written
 
     async def record_event(self, event_type: str, site: str, payload: Payload) -> None:
         """Append one event on its own (device faults and other facts that change no state)."""
@@ -587,20 +699,41 @@ class Store:
                 ]
             )
 
-    async def finish_command(self, result: CommandResult) -> None:
-        """Record a command's final state and its command.result event in one transaction."""
+    async def finish_command(
+        self, result: CommandResult, access: AccessDecided | None = None
+    ) -> None:
+        """Record a command's final state and its command.result event in one transaction,
+        with the access record it made (a staff override that opened a barrier), if any."""
         async with self._lock:
             now = _now()
-            await self._append(
-                [
+            statements: list[_Statement] = [
+                (
+                    "insert or replace into command (id, state, updated_at) values (?, ?, ?)",
+                    [(str(result.command), result.status.value, now.isoformat())],
+                )
+            ]
+            rows = [_row("command.result", result.site, now, result)]
+            if access is not None:
+                decided = _row("access.decided", access.site, now, access)
+                statements.append(
                     (
-                        "insert or replace into command (id, state, updated_at) values (?, ?, ?)",
-                        [(str(result.command), result.status.value, now.isoformat())],
+                        "insert into access_record values (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            (
+                                decided[0],
+                                access.site,
+                                access.lane,
+                                access.plate,
+                                access.verdict,
+                                access.reason,
+                                now.isoformat(),
+                                decided[4],
+                            )
+                        ],
                     )
-                ],
-                [_row("command.result", result.site, now, result)],
-                now,
-            )
+                )
+                rows.insert(0, decided)
+            await self._append(statements, rows, now)
         self.committed.set()
 
     # --- synced state ---------------------------------------------------------------------------

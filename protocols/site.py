@@ -62,6 +62,21 @@ class CameraConfig(_Strict):
     min_confidence: int = Field(default=80, ge=0, le=100)
 
 
+class ScannerConfig(_Strict):
+    """A serial QR scanner at the lane: it sends each pass it reads as one text line."""
+
+    port: str = Field(min_length=1, max_length=255, description="/dev/ttyUSB0, COM3, ...")
+    baudrate: int = Field(default=9600, ge=1200, le=921_600)
+
+
+class QrCameraConfig(_Strict):
+    """A camera that sends the edge frames (JPEG) to read passes from, at POST /gate/{lane}/frame."""
+
+    debounce_s: float = Field(
+        default=3.0, ge=0, le=60, description="one decision per pass per lane within this time"
+    )
+
+
 class LaneConfig(_Strict):
     code: str = Field(pattern=CODE_PATTERN)
     name: str = Field(min_length=1, max_length=64)
@@ -70,6 +85,8 @@ class LaneConfig(_Strict):
     camera: CameraConfig
     barrier: ModbusEndpoint | None = None
     display: ModbusEndpoint | None = None
+    scanner: ScannerConfig | None = None
+    qr_camera: QrCameraConfig = Field(default_factory=QrCameraConfig)
 
     @model_validator(mode="after")
     def _barrier_for_modbus_wiring(self) -> LaneConfig:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from enum import StrEnum
 
+from edge.engines.campus import CampusBook
+from edge.engines.windows import in_window
 from protocols.events import Reason, Verdict
 from protocols.site import DefaultAction, Direction, SiteKind
 from protocols.sync import AccessRule, LanePolicy, ListEntry, ListKind
@@ -27,6 +29,7 @@ class LaneFacts:
     code: str
     direction: Direction
     site_kind: SiteKind
+    gate: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,7 @@ class Decision:
     rule: str = ""
     plate: str = ""
     session: SessionAction = SessionAction.none
+    subject: str = ""  # "registrant:<id>" / "appointment:<id>" when the plate is someone's
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,7 @@ class RuleBook:
     plate_rules: dict[str, list[_Rule]] = field(default_factory=dict)
     any_rules: list[_Rule] = field(default_factory=list)
     policies: dict[str, LanePolicy] = field(default_factory=dict)
+    campus: CampusBook = field(default_factory=CampusBook)
 
     @classmethod
     def build(
@@ -85,8 +90,12 @@ class RuleBook:
         entries: Iterable[tuple[str, ListEntry]] = (),
         rules: Iterable[tuple[str, AccessRule]] = (),
         policies: Iterable[LanePolicy] = (),
+        campus: CampusBook | None = None,
     ) -> RuleBook:
-        book = cls(policies={policy.code: policy for policy in policies})
+        book = cls(
+            policies={policy.code: policy for policy in policies},
+            campus=campus if campus is not None else CampusBook(),
+        )
         for key, entry in entries:
             book.lists.setdefault(entry.plate, []).append((key, entry))
         for key, rule in rules:
@@ -100,19 +109,6 @@ class RuleBook:
 
 def _valid(start: datetime | None, until: datetime | None, now: datetime) -> bool:
     return (start is None or start <= now) and (until is None or now < until)
-
-
-def in_window(weekdays: frozenset[int], start: time, end: time, now: datetime) -> bool:
-    """Is local `now` inside a weekly window? A window with end < start runs past midnight,
-    and its small hours belong to the weekday on which it started."""
-    moment = now.time().replace(tzinfo=None)
-    if start <= end:
-        return now.isoweekday() in weekdays and start <= moment <= end
-    if moment >= start:
-        return now.isoweekday() in weekdays
-    if moment <= end:
-        return (now - timedelta(days=1)).isoweekday() in weekdays
-    return False
 
 
 def default_policy(code: str, kind: SiteKind, min_confidence: int) -> LanePolicy:
@@ -160,9 +156,29 @@ def decide(
     if (key := _listed(book, plate, ListKind.whitelist, now)) is not None:
         opens = _session(lane, Verdict.open, plate)
         return Decision(Verdict.open, Reason.whitelist, key, plate, opens)
+    # Campus: a registrant's vehicle, then a visitor's appointment (dict lookups only).
+    known = ""
+    campus = book.campus
+    if campus.vehicles and (found := campus.registrant_at(plate, lane.gate, now)) is not None:
+        known, allowed = found
+        if allowed:
+            opens = _session(lane, Verdict.open, plate)
+            return Decision(Verdict.open, Reason.registrant, "", plate, opens, known)
+    if campus.appointments_by_plate and (
+        found := campus.visitor_at(plate, lane.gate, now.timestamp())
+    ):
+        subject, allowed = found
+        if allowed:
+            opens = _session(lane, Verdict.open, plate)
+            return Decision(Verdict.open, Reason.visitor, "", plate, opens, subject)
+        known = known or subject
     for rule in (*book.plate_rules.get(plate, ()), *book.any_rules):
         if rule.allows(lane.code, now):
             opens = _session(lane, Verdict.open, plate)
-            return Decision(Verdict.open, Reason.rule, rule.key, plate, opens)
+            return Decision(Verdict.open, Reason.rule, rule.key, plate, opens, known)
     verdict = Verdict.open if policy.default_action == DefaultAction.open else Verdict.deny
-    return Decision(verdict, Reason.default, "", plate, _session(lane, verdict, plate))
+    if known and verdict == Verdict.deny:
+        # Someone the site knows, but not at this gate now (or revoked): say so, not "stranger".
+        reason = Reason.revoked if known in campus.revoked else Reason.no_rule
+        return Decision(verdict, reason, "", plate, SessionAction.none, known)
+    return Decision(verdict, Reason.default, "", plate, _session(lane, verdict, plate), known)
