@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from cloud import sync
 from cloud.access.models import AccessRecord
+from cloud.campus.visit_ingest import appointment_id, mark_visits, registrant_id
 from cloud.db import existing_uuids, insert_rows
 from cloud.sites.models import Edge, Site
 from protocols.events import AccessDecided
 
 RECORD_COLUMNS = (
     "tenant_id", "site_id", "edge_id", "event_uuid", "gate", "lane", "direction", "plate",
-    "plate_color", "confidence", "verdict", "reason", "method", "occurred_at", "snapshot",
+    "plate_color", "confidence", "verdict", "reason", "method", "registrant_id",
+    "appointment_id", "occurred_at", "snapshot",
 )  # fmt: skip
 
 
@@ -19,17 +21,24 @@ async def record_access(edge: Edge, sites: dict[str, Site], items: list[sync.Acc
     through any other path) is left as it is, so the same event twice changes nothing."""
     done = await existing_uuids(AccessRecord, "event_uuid", [event.uuid for event, _ in items])
     rows = []
+    fresh: list[sync.Accepted] = []
     for event, payload in items:
         if str(event.uuid) in done:
             continue
         assert isinstance(payload, AccessDecided)
         site = sites[event.site]
+        subject = payload.subject
         rows.append(
             (site.tenant_id, site.id, edge.id, event.uuid, payload.gate, payload.lane,
              payload.direction, payload.plate, payload.plate_color, payload.confidence,
-             payload.verdict, payload.reason, payload.method, payload.read_at, payload.snapshot)
+             payload.verdict, payload.reason, payload.method.value, registrant_id(subject),
+             appointment_id(subject), payload.read_at, payload.snapshot)
         )  # fmt: skip
+        if subject:
+            fresh.append((event, payload))
     await insert_rows(AccessRecord, RECORD_COLUMNS, rows)
+    if fresh:
+        await mark_visits(sites, fresh)
 
 
 def setup() -> None:
