@@ -19,6 +19,7 @@ from protocols.passes import issue, one_time_pass, registrant_pass, visitor_pass
 from protocols.site import Direction
 from protocols.sync import (
     AppointmentGrant,
+    Entity,
     GateWindow,
     PassKeyGrant,
     RegistrantGrant,
@@ -316,9 +317,11 @@ async def test_state_applied_to_the_store_reaches_the_campus_book(store: Store) 
                 revision=1,
                 full=True,
                 changes=[
-                    StateChange(entity="pass_key", key=KID, data={"public_key": raw_public(KEY)}),
                     StateChange(
-                        entity="registrant",
+                        entity=Entity.pass_key, key=KID, data={"public_key": raw_public(KEY)}
+                    ),
+                    StateChange(
+                        entity=Entity.registrant,
                         key="42",
                         data=RegistrantGrant(
                             name="张老师", kind="teacher", windows=[WEEKDAY_DAYTIME]
@@ -338,7 +341,7 @@ async def test_state_applied_to_the_store_reaches_the_campus_book(store: Store) 
                 revision=2,
                 full=False,
                 changes=[
-                    StateChange(entity="revocation", key="registrant:42", data={"reason": "x"})
+                    StateChange(entity=Entity.revocation, key="registrant:42", data={"reason": "x"})
                 ],
             )
         )
