@@ -72,6 +72,8 @@ async def visitor_token(appointment: Appointment, gate: Gate, now: datetime | No
 def qr_data_uri(token: str) -> str:
     """The token as a PNG QR code (error correction M, version 10 at most) in a data: URI."""
     code = segno.make(token, error="m", micro=False, boost_error=False)
-    if not isinstance(code.version, int) or code.version > MAX_QR_VERSION:  # protocols.passes.issue keeps tokens within v10
+    if (
+        not isinstance(code.version, int) or code.version > MAX_QR_VERSION
+    ):  # protocols.passes.issue keeps tokens within v10
         raise ValueError(f"pass QR code is version {code.version}, above {MAX_QR_VERSION}")
     return str(code.png_data_uri(scale=5, border=4))

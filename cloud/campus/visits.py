@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from cloud.campus import texts_mobile as _texts  # noqa: F401  (registers the error texts)
 from cloud.campus.models import (
     IN_FORCE,
     Appointment,
@@ -170,7 +171,7 @@ async def host_site(host: Registrant) -> int | None:
     return sites.pop() if len(sites) == 1 else None
 
 
-def _of_visitor(tenant_id: int, phone: str, visitor_id: int | None) -> Q:
+def of_visitor(tenant_id: int, phone: str, visitor_id: int | None) -> Q:
     """A visitor's appointments: linked to their row, or made out to their phone (invitations
     made before the visitor ever signed in)."""
     mine = Q(visitor_phone=phone)
@@ -181,7 +182,7 @@ def _of_visitor(tenant_id: int, phone: str, visitor_id: int | None) -> Q:
 
 async def _check_limits(visitor: Visitor, day: date, slot: Slot) -> None:
     holding = await Appointment.filter(
-        _of_visitor(visitor.tenant_id, visitor.phone, visitor.id),
+        of_visitor(visitor.tenant_id, visitor.phone, visitor.id),
         visit_date=day,
         status__in=HOLDING,
         visited_at__isnull=True,
@@ -201,7 +202,7 @@ async def overlapping(
 ) -> list[Appointment]:
     """The visitor's appointments in force whose window overlaps `window`."""
     query = Appointment.filter(
-        _of_visitor(tenant_id, phone, visitor_id),
+        of_visitor(tenant_id, phone, visitor_id),
         status__in=IN_FORCE,
         window_start__lt=window[1],
         window_end__gt=window[0],
@@ -434,7 +435,7 @@ async def invite(
 
 async def _invited(visitor: Visitor, appointment_id: int) -> Appointment:
     row = await Appointment.filter(
-        _of_visitor(visitor.tenant_id, visitor.phone, visitor.id), id=appointment_id
+        of_visitor(visitor.tenant_id, visitor.phone, visitor.id), id=appointment_id
     ).first()
     if row is None:
         raise NotFound("appointment", appointment_id)
@@ -537,7 +538,7 @@ async def sent_invitations(host: Registrant) -> list[Appointment]:
 async def visits_of(visitor: Visitor, origin: AppointmentOrigin) -> list[Appointment]:
     return (
         await Appointment.filter(
-            _of_visitor(visitor.tenant_id, visitor.phone, visitor.id), origin=origin
+            of_visitor(visitor.tenant_id, visitor.phone, visitor.id), origin=origin
         )
         .prefetch_related("host")
         .order_by("-visit_date", "-created_at", "-id")
@@ -577,7 +578,7 @@ async def in_force_now(visitor: Visitor, now: datetime | None = None) -> list[Ap
     """The visitor's appointments in force whose window is open now."""
     now = now or _now()
     return await Appointment.filter(
-        _of_visitor(visitor.tenant_id, visitor.phone, visitor.id),
+        of_visitor(visitor.tenant_id, visitor.phone, visitor.id),
         status__in=IN_FORCE,
         window_start__lte=now,
         window_end__gt=now,
