@@ -602,18 +602,15 @@ async def bulk_apply(request: web.Request) -> web.StreamResponse:
     }
     if filter_errors:
         return await _bulk_page(request, form, shown, {}, status=400)
-    payload: dict[str, Any] = {
-        **found.model_dump(exclude_defaults=True),
-        "mode": mode,
-        "rule": _clean(rule_data) if mode != "clear" else None,
-    }
-    try:
-        affected = await registrants.bulk_rules(principal, BulkRuleIn.model_validate(payload))
-    except (ValidationError, Invalid) as exc:
-        errors = _rule_errors(exc, lang)
-        # Errors inside the rule are reported by their own field name.
-        errors = {k.removeprefix("rule."): v for k, v in errors.items()}
+    if mode not in ("replace", "add", "clear"):
+        errors = {"mode": error_text("error.required", lang)}
         return await _bulk_page(request, form, shown, errors, status=400)
+    try:
+        rule = RegistrantRuleIn.model_validate(_clean(rule_data)) if mode != "clear" else None
+        data = BulkRuleIn(**found.model_dump(), mode=mode, rule=rule)  # type: ignore[arg-type]
+        affected = await registrants.bulk_rules(principal, data)
+    except (ValidationError, Invalid) as exc:
+        return await _bulk_page(request, form, shown, _rule_errors(exc, lang), status=400)
     query = {k: v for k, v in raw.items() if v}
     raise ui.redirect(
         _url(f"{REGISTRANTS_PAGE.path}/bulk-rules", {**query, "done": affected}), "flash.saved"
