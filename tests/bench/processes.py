@@ -17,6 +17,8 @@ from typing import Any
 
 import aiohttp
 
+from edge.store import Store
+from protocols.sync import SiteState
 from tests.conftest import REPO, free_port
 
 PROFILE = (
@@ -147,3 +149,14 @@ async def cloud_process(database_url: str) -> AsyncIterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+async def seed_edge_state(workdir: Path, states: list[SiteState]) -> None:
+    """Write synced state into the edge's store before it starts (as if pulled from a cloud):
+    benchmarks of an unenrolled edge get their campus grants this way."""
+    store = await Store.open(workdir / "edge.db")
+    try:
+        for state in states:
+            await store.apply_state(state)
+    finally:
+        await store.close()
