@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from urllib.parse import unquote
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -713,7 +714,8 @@ async def _record(
 
 
 def clean_filename(name: str) -> str:
-    base = re.split(r"[\\/]", name or "")[-1].strip()
+    """The file's own name (no folders); some clients send it percent-encoded."""
+    base = re.split(r"[\\/]", unquote(name or ""))[-1].strip()
     return base or "upload.xlsx"
 
 

@@ -1,5 +1,8 @@
 """JSON routes under /api/v1 for identity settings and types, registrants, their access rules,
-and Excel imports (templates, multipart upload, results, rejected rows)."""
+and Excel imports (multipart upload, results, rejected rows).
+
+The blank templates are plain downloads of the admin pages (/imports/templates/<kind>.xlsx): every
+parameter-free GET of this API answers JSON."""
 
 from __future__ import annotations
 
@@ -79,12 +82,6 @@ def _xlsx(name: str, data: bytes) -> web.Response:
     )
 
 
-async def import_template(
-    principal: Principal, request: web.Request, query: s.ImportTemplateQuery
-) -> web.Response:
-    return _xlsx(imports.template_filename(query.kind), imports.template(query.kind))
-
-
 async def import_rejects(principal: Principal, request: web.Request) -> web.Response:
     name, data = await imports.job_rejects(principal, path_id(request))
     return _xlsx(name, data)
@@ -117,7 +114,6 @@ ROUTES: list[ApiRoute] = [
     ApiRoute("POST", "/registrants/{id}/unauthorise", unauthorise_registrant, "Withdraw a teacher's visitor authorisation", EDIT, response=s.RegistrantOut, tags=TAGS),
     ApiRoute("GET", "/registrants/{id}/rules", get_registrant_rules, "A registrant's access rules", VIEW, response=list[s.RegistrantRuleOut], tags=TAGS),
     ApiRoute("PUT", "/registrants/{id}/rules", put_registrant_rules, "Replace a registrant's access rules (empty: no gate)", EDIT, body=s.RegistrantRulesIn, response=list[s.RegistrantRuleOut], tags=TAGS),
-    ApiRoute("GET", "/imports/template", import_template, "The .xlsx import template of registrants or vehicles", VIEW, query=s.ImportTemplateQuery, tags=TAGS),
     ApiRoute("POST", "/imports", upload_import, "Import an .xlsx (multipart/form-data: kind, file); the job says what became of each row", EDIT, response=s.ImportJobOut, status=201, tags=TAGS),
     *crud_routes("/imports", "campus", PERMS, imports.IMPORT_JOBS, s.ImportJobOut, s.ImportJobFilter),
     ApiRoute("GET", "/imports/{id}/rejects", import_rejects, "The rejected rows of an import with their reasons (.xlsx)", VIEW, tags=TAGS),

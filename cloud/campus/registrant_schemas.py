@@ -239,7 +239,3 @@ class ImportJobOut(Out):
 class ImportJobFilter(In):
     kind: ImportKind | None = None
     state: ImportState | None = None
-
-
-class ImportTemplateQuery(In):
-    kind: ImportKind = ImportKind.registrants
