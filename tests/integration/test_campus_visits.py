@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -70,7 +71,7 @@ async def _world() -> World:
     return World(place.site, host, other, visitor)
 
 
-def _details(day: date = TOMORROW, slot: Slot = Slot.morning, **more: str) -> visits.VisitDetails:
+def _details(day: date = TOMORROW, slot: Slot = Slot.morning, **more: Any) -> visits.VisitDetails:
     base = visits.VisitDetails(
         visit_date=day,
         slot=slot,

@@ -390,7 +390,7 @@ async def test_visitor_requests_teacher_approves_over_http(cloud: Client) -> Non
 
 
 async def test_teacher_invites_with_overlap_confirm_and_visitor_confirms(cloud: Client) -> None:
-    tenant, place, teacher = await _school()
+    tenant, _, teacher = await _school()
     day = (datetime.now(UTC).astimezone(ZONE) + timedelta(days=1)).date()
     start, end = slot_window(day, Slot.morning, ZONE)
     await Appointment.create(
