@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from datetime import date, timedelta
 
-from aiohttp import FormData, web
+from aiohttp import ClientResponse, FormData, web
 from aiohttp.test_utils import TestClient
 from openpyxl import Workbook, load_workbook
 
@@ -38,7 +39,7 @@ async def _admin(cloud: Client) -> tuple[str, TenantAdmin, Place]:
     return await sign_in(cloud, admin.account, admin.password), admin, place
 
 
-def _xlsx(rows: list[list[object]]) -> bytes:
+def _xlsx(rows: Sequence[Sequence[object]]) -> bytes:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -54,13 +55,12 @@ def _read(data: bytes) -> list[tuple[object, ...]]:
     return [tuple(row) for row in book.worksheets[0].iter_rows(values_only=True)]
 
 
-async def _upload(cloud: Client, csrf: str, kind: str, name: str, data: bytes) -> web.Response:
+async def _upload(cloud: Client, csrf: str, kind: str, name: str, data: bytes) -> ClientResponse:
     form = FormData()
     form.add_field("_csrf", csrf)
     form.add_field("kind", kind)
     form.add_field("file", data, filename=name, content_type="application/octet-stream")
-    resp = await cloud.post("/imports/new", data=form)
-    return resp  # type: ignore[return-value]
+    return await cloud.post("/imports/new", data=form)
 
 
 def _rows(html: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import date
 
 import pytest
@@ -120,7 +121,7 @@ def test_vehicle_rows_refuse_bad_labels_dates_and_a_motor_validity() -> None:
     assert ("valid_until", "imports.error.motor_validity") in problems
 
 
-def _book(rows: list[list[object]]) -> bytes:
+def _book(rows: Sequence[Sequence[object]]) -> bytes:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -178,4 +179,8 @@ def test_files_without_the_template_columns_or_rows_fail_as_a_whole() -> None:
     assert "学号/工号" in str(caught.value.params["columns"])
     with pytest.raises(ImportFileError) as caught:
         read_rows(_book([REGISTRANT_SHEET.headers()]), REGISTRANT_SHEET)
+    assert caught.value.key == "imports.error.no_rows"
+    # The blank template as downloaded: its example row is not data.
+    with pytest.raises(ImportFileError) as caught:
+        read_rows(template(ImportKind.registrants), REGISTRANT_SHEET)
     assert caught.value.key == "imports.error.no_rows"
