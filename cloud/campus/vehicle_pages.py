@@ -58,8 +58,10 @@ from cloud.ui.views import (
 )
 
 GROUP = "menu.group.campus"
-# The vehicle import (another page of the campus domain) and its results list.
+# The vehicle import and its results list belong to the import pages (another part of the
+# campus domain); their list route is looked up by name, this path is the agreed fallback.
 IMPORT_VEHICLES_PATH = "/campus/imports?kind=vehicles"
+IMPORTS_ROUTE = "imports.list"
 KINDS = ui.enum_choices(VehicleKind, "campus_vehicles.kind.")
 STATUSES = ui.enum_choices(ReviewStatus, "campus_vehicles.status.")
 RELATIONS = ui.enum_choices(OwnerRelation, "campus_vehicles.relation.")
@@ -291,7 +293,7 @@ def list_page(
             "can_edit": principal.can(resource.edit_permission),
             "crumbs": _crumbs(resource),
             "error_text": error_text,
-            "import_path": IMPORT_VEHICLES_PATH,
+            "import_path": import_path(request),
         }
         if extra is not None:
             added = extra(request, principal)
@@ -343,6 +345,14 @@ def export_page(resource: Resource) -> Handler:
 def _read(path: str) -> bytes:
     with open(path, "rb") as source:
         return source.read()
+
+
+def import_path(request: web.Request) -> str:
+    """Where vehicles are imported: the import list, filtered to vehicle imports."""
+    route = request.app.router.named_resources().get(IMPORTS_ROUTE)
+    if route is None:
+        return IMPORT_VEHICLES_PATH
+    return str(route.url_for().with_query(kind="vehicles"))
 
 
 def mount_list(

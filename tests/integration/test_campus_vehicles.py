@@ -298,7 +298,9 @@ async def test_unlink_and_export_through_the_pages(cloud: Client) -> None:
     )
     page = await (await cloud.get("/campus/vehicles")).text()
     assert f"/campus/vehicles/{car.id}/unlink" in page
-    assert "/campus/imports?kind=vehicles" in page
+    link = re.search(r'href="([^"]*imports[^"]*)" data-link="import"', page)
+    assert link and link.group(1).endswith("?kind=vehicles")
+    assert (await cloud.get(link.group(1))).status == 200  # the import page is really there
     assert "解除关联" in await (await cloud.get(f"/campus/vehicles/{car.id}/unlink")).text()
     resp = await cloud.post(
         f"/campus/vehicles/{car.id}/unlink", data={"_csrf": csrf}, allow_redirects=False
@@ -332,6 +334,7 @@ async def test_printing_ebike_labels_counts_each_print(cloud: Client) -> None:
     )
     listing = await (await cloud.get("/campus/ebike-labels")).text()
     assert "E0001" in listing and "京A12345" not in listing  # only e-bikes
+    assert f'name="ids" value="{bikes[0].id}" form="print-labels"' in listing
     resp = await cloud.post(
         "/campus/ebike-labels/print",
         data=[("_csrf", csrf), ("ids", str(bikes[0].id)), ("ids", str(car.id))],
@@ -414,3 +417,36 @@ async def test_the_api_creates_approves_and_rejects(cloud: Client) -> None:
     document = await (await cloud.get("/api/openapi.json")).json()
     assert "requestBody" in document["paths"]["/api/v1/vehicles/{id}/approve"]["post"]
     assert "post" in document["paths"]["/api/v1/vehicles/{id}/unlink"]
+
+
+async def test_editing_a_plate_through_the_form_moves_it_at_the_gates(cloud: Client) -> None:
+    csrf, place, owner = await _signed_in(cloud)
+    bike = await Vehicle.create(
+        tenant_id=owner.tenant_id,
+        registrant=owner,
+        kind=VehicleKind.ebike,
+        plate="E0001",
+        status=ReviewStatus.approved,
+    )
+    form = await (await cloud.get(f"/campus/vehicles/{bike.id}/edit")).text()
+    assert 'value="E0001"' in form
+    resp = await cloud.post(
+        f"/campus/vehicles/{bike.id}/edit",
+        data={"_csrf": csrf, "plate": "e0002", "relation": "self", "valid_until": "2001-01-01"},
+    )
+    assert resp.status == 400 and 'data-field="valid_until"' in await resp.text()
+    resp = await cloud.post(
+        f"/campus/vehicles/{bike.id}/edit",
+        data={"_csrf": csrf, "plate": "e0002", "relation": "self", "valid_until": ""},
+    )
+    assert resp.status == 200 and "E0002" in await resp.text()
+    assert (await _vehicle_log(place.site.id, "E0001"))[-1] is None
+    assert (await _vehicle_log(place.site.id, "E0002"))[-1] == {
+        "registrant": str(owner.id),
+        "kind": "ebike",
+        "valid_until": None,
+    }
+    resp = await cloud.post(
+        f"/campus/vehicles/{bike.id}/disable", data={"_csrf": csrf}, allow_redirects=False
+    )
+    assert resp.status == 302 and (await _vehicle_log(place.site.id, "E0002"))[-1] is None
