@@ -80,7 +80,7 @@ async def _form_kinds(principal: Principal, lang: str) -> Choices:
 
 IDENTITY_TYPES_PAGE = Resource(
     name="identity_types",
-    path="/identity-types",
+    path="/campus/identity-types",
     title="identities.types_title",
     group=GROUP,
     view_permission=VIEW,
@@ -121,7 +121,7 @@ IDENTITY_TYPES_PAGE = Resource(
 
 REGISTRANTS_PAGE = Resource(
     name="registrants",
-    path="/registrants",
+    path="/campus/registrants",
     title="registrants.title",
     group=GROUP,
     view_permission=VIEW,
@@ -190,7 +190,7 @@ REGISTRANTS_PAGE = Resource(
 
 IMPORTS_PAGE = Resource(
     name="imports",
-    path="/imports",
+    path="/campus/imports",
     title="imports.title",
     group=GROUP,
     view_permission=VIEW,
@@ -413,7 +413,7 @@ async def settings_save(request: web.Request) -> web.StreamResponse:
         await identities.save_settings(principal_of(request), data)
     except Invalid as exc:
         return await _settings_page(request, values, exc.message, status=400)
-    raise ui.redirect("/identity-settings", "flash.saved")
+    raise ui.redirect("/campus/identity-settings", "flash.saved")
 
 
 # --- access rules of one registrant -------------------------------------------------------------
@@ -753,9 +753,11 @@ def _mount_imports(app: web.Application) -> None:
 
 def setup(app: web.Application) -> None:
     """Mount the identity, registrant and import pages."""
-    app.router.add_get("/identity-settings", settings_show, name="identity_settings")
-    app.router.add_post("/identity-settings", settings_save)
-    ui.add_menu(app, MenuItem(GROUP, "identities.settings_title", "/identity-settings", VIEW, 10))
+    app.router.add_get("/campus/identity-settings", settings_show, name="identity_settings")
+    app.router.add_post("/campus/identity-settings", settings_save)
+    ui.add_menu(
+        app, MenuItem(GROUP, "identities.settings_title", "/campus/identity-settings", VIEW, 10)
+    )
     ui.mount(app, IDENTITY_TYPES_PAGE)
     _mount_registrants(app)
     _mount_imports(app)

@@ -60,7 +60,7 @@ async def _upload(cloud: Client, csrf: str, kind: str, name: str, data: bytes) -
     form.add_field("_csrf", csrf)
     form.add_field("kind", kind)
     form.add_field("file", data, filename=name, content_type="application/octet-stream")
-    return await cloud.post("/imports/new", data=form)
+    return await cloud.post("/campus/imports/new", data=form)
 
 
 def _rows(html: str) -> list[str]:
@@ -106,7 +106,7 @@ async def test_good_rows_are_imported_and_bad_ones_come_back_with_reasons(cloud:
     change = await StateChange.get(site_id=place.site.id, entity="registrant", key=str(teacher.id))
     assert change.data is not None and change.data["windows"] == []
     # The rejected rows, as they were, with why.
-    download = await cloud.get(f"/imports/{job.id}/rejects.xlsx")
+    download = await cloud.get(f"/campus/imports/{job.id}/rejects.xlsx")
     assert download.status == 200
     assert "attachment" in download.headers["Content-Disposition"]
     lines = _read(await download.read())
@@ -136,7 +136,7 @@ async def test_a_file_that_is_not_a_spreadsheet_imports_nothing(cloud: Client) -
     row = _rows(text)[0]
     assert "失败" in row and "不是有效的 Excel (.xlsx) 文件" in row and "问题数据下载" not in row
     assert not await Registrant.filter(tenant=admin.tenant).exists()
-    assert (await cloud.get(f"/imports/{job.id}/rejects.xlsx")).status == 404
+    assert (await cloud.get(f"/campus/imports/{job.id}/rejects.xlsx")).status == 404
 
 
 async def test_wrong_columns_and_oversized_files_fail_with_a_clear_error(cloud: Client) -> None:
@@ -179,14 +179,14 @@ async def test_vehicles_import_approved_and_published(cloud: Client) -> None:
     assert ebike.valid_until == date.fromisoformat(later) and motor.valid_until is None
     change = await StateChange.get(site_id=place.site.id, entity="vehicle", key="京A12345")
     assert change.data is not None and change.data["registrant"] == str(owner.id)
-    lines = _read(await (await cloud.get(f"/imports/{job.id}/rejects.xlsx")).read())
+    lines = _read(await (await cloud.get(f"/campus/imports/{job.id}/rejects.xlsx")).read())
     reasons = [str(line[-1]) for line in lines[1:]]
     assert reasons[0].startswith("第 4 行") and "号牌号码：不是有效的车牌号" in reasons[0]
     assert "找不到该身份、该学号/工号的备案人" in reasons[1]
     assert "该号牌已备案" in reasons[2]
     assert "与车主关系：须为 本人、配偶、父母、子女、亲属 或 其他" in reasons[3]
     # The registrant list now counts them (approved ones: 京A00001 still awaits review).
-    listing = await (await cloud.get("/registrants?kind=teacher")).text()
+    listing = await (await cloud.get("/campus/registrants?kind=teacher")).text()
     cells = re.findall(r"<td[^>]*>\s*(.*?)\s*</td>", _rows(listing)[0], re.S)
     assert cells[6] == "1" and cells[7] == "1"
 
@@ -194,13 +194,16 @@ async def test_vehicles_import_approved_and_published(cloud: Client) -> None:
 async def test_templates_download_with_chinese_headers(cloud: Client) -> None:
     await _admin(cloud)
     for kind, first in (("registrants", "身份*"), ("vehicles", "车辆类型*")):
-        resp = await cloud.get(f"/imports/templates/{kind}.xlsx")
+        resp = await cloud.get(f"/campus/imports/templates/{kind}.xlsx")
         assert resp.status == 200
         assert resp.headers["Content-Type"].startswith("application/vnd.openxmlformats")
         lines = _read(await resp.read())
         assert lines[0][0] == first and len(lines) == 2  # headers and the example row
-    page = await (await cloud.get("/imports/new?kind=vehicles")).text()
-    assert "/imports/templates/vehicles.xlsx" in page and 'enctype="multipart/form-data"' in page
+    page = await (await cloud.get("/campus/imports/new?kind=vehicles")).text()
+    assert (
+        "/campus/imports/templates/vehicles.xlsx" in page
+        and 'enctype="multipart/form-data"' in page
+    )
 
 
 async def test_api_upload_results_and_rejects(cloud: Client) -> None:
