@@ -30,6 +30,10 @@ API_TO_PAGE = {
     "/list-entries": "/lists",
     "/access-rules": "/rules",
     "/edges": "/edges",
+    "/identity-types": "/campus/identity-types",
+    "/registrants": "/campus/registrants",
+    "/imports": "/campus/imports",
+    "/vehicles": "/campus/vehicles",
 }
 
 

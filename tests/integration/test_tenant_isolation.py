@@ -15,6 +15,21 @@ from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
 
 from cloud.access.models import AccessRule, ListEntry
+from cloud.campus.models import (
+    Appointment,
+    AppointmentOrigin,
+    AppointmentStatus,
+    IdentityKind,
+    IdentityType,
+    ImportJob,
+    ImportKind,
+    ImportState,
+    Registrant,
+    RegistrantRule,
+    Slot,
+    Vehicle,
+    VehicleKind,
+)
 from cloud.org.models import Department, Position, Role, Tenant, User
 from cloud.passwords import hash_password
 from cloud.sites.models import Command, Device, DeviceKind, Edge, SyncEvent
@@ -121,6 +136,84 @@ async def _edge(t: Tenant, p: Place) -> int:
     return edge.id
 
 
+async def _identity_type(t: Tenant, p: Place) -> int:
+    return (await IdentityType.create(tenant=t, kind=IdentityKind.teacher, name=f"{MARK}type")).id
+
+
+async def _campus_owner(t: Tenant) -> Registrant:
+    owner, _ = await Registrant.get_or_create(
+        tenant=t,
+        kind=IdentityKind.teacher,
+        number=f"{MARK}owner",
+        defaults={"name": f"{MARK}owner", "phone": "13800000000", "bound_at": datetime.now(UTC)},
+    )
+    return owner
+
+
+async def _registrant(t: Tenant, p: Place) -> int:
+    """B's teacher, bound on a phone, with a rule at B's campus."""
+    row = await _campus_owner(t)
+    await RegistrantRule.create(
+        tenant=t,
+        registrant=row,
+        site=p.site,
+        gates=[p.gate.code],
+        weekdays=[1],
+        start_time=time(8),
+        end_time=time(18),
+    )
+    return row.id
+
+
+async def _vehicle(t: Tenant, p: Place) -> int:
+    taken = await Vehicle.filter(tenant=t).count()  # two prefixes share this factory
+    return (
+        await Vehicle.create(
+            tenant=t,
+            registrant=await _campus_owner(t),
+            kind=VehicleKind.ebike,
+            plate=f"BETA{taken:04d}",
+            owner_name=f"{MARK}owner",
+        )
+    ).id
+
+
+async def _visit(t: Tenant, p: Place) -> int:
+    now = datetime.now(UTC)
+    return (
+        await Appointment.create(
+            tenant=t,
+            site=p.site,
+            host=await _campus_owner(t),
+            visitor_name=f"{MARK}visitor",
+            visitor_phone="13700000000",
+            origin=AppointmentOrigin.request,
+            visit_date=now.date(),
+            slot=Slot.morning,
+            window_start=now,
+            window_end=now + timedelta(hours=6),
+            reason=f"{MARK}reason",
+            status=AppointmentStatus.approved,
+        )
+    ).id
+
+
+async def _import_job(t: Tenant, p: Place) -> int:
+    return (
+        await ImportJob.create(
+            tenant=t,
+            kind=ImportKind.registrants,
+            filename=f"{MARK}list.xlsx",
+            state=ImportState.done,
+            total=1,
+            rejected=1,
+            rejects=b"PK-not-shown",
+            error=f"{MARK}note",
+            operator=f"{MARK}admin",
+        )
+    ).id
+
+
 FACTORIES: dict[str, Factory] = {
     "/users": _user,
     "/roles": _role,
@@ -133,6 +226,13 @@ FACTORIES: dict[str, Factory] = {
     "/lists": _entry,
     "/rules": _rule,
     "/edges": _edge,
+    "/campus/identity-types": _identity_type,
+    "/campus/registrants": _registrant,
+    "/campus/imports": _import_job,
+    "/campus/vehicles": _vehicle,
+    "/campus/vehicle-reviews": _vehicle,
+    "/campus/gates": _gate,
+    "/campus/visit-records": _visit,
 }
 
 
