@@ -46,6 +46,11 @@ async def healthz(request: web.Request) -> web.Response:
             "outbox_bytes": store.outbox_bytes,
             "outbox_over_budget": store.over_budget,
             "revisions": store.revisions(),
+            "scanners": {
+                code: lane.scanner.online.is_set()
+                for code, lane in request.app[LANES].lanes.items()
+                if lane.scanner is not None
+            },
         }
     )
 

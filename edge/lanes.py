@@ -236,7 +236,11 @@ class Lanes:
                 gray = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
                 if gray is None:
                     raise BadFrame("not a decodable image")
-                return reader.read(np.asarray(gray, dtype=np.uint8))
+                try:
+                    return reader.read(np.asarray(gray, dtype=np.uint8))
+                except cv2.error as exc:  # an odd frame must not fail the lane
+                    log.warning("lane %s: frame not read: %s", lane.code, exc)
+                    return None
 
             return await asyncio.get_running_loop().run_in_executor(pool, work)
 

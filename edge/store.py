@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from pydantic import BaseModel
 
 from edge.engines.campus import CampusBook
 from edge.engines.gate import RuleBook
@@ -123,6 +124,41 @@ BUDGET_CLEAR_RATIO = 0.9
 ACK_CHUNK = 64
 # Expired pass-use keys are deleted every this many pass decisions (in their transaction).
 PRUNE_PASS_USES_EVERY = 256
+
+
+_Models = dict[tuple[Entity, str], BaseModel]
+
+
+def build_book(models: _Models) -> RuleBook:
+    """A site's RuleBook (with its campus caches) from its validated state models."""
+    entries: list[tuple[str, ListEntry]] = []
+    rules: list[tuple[str, AccessRule]] = []
+    policies: list[LanePolicy] = []
+    registrants: list[tuple[str, RegistrantGrant]] = []
+    vehicles: list[tuple[str, VehicleGrant]] = []
+    appointments: list[tuple[str, AppointmentGrant]] = []
+    keys: list[tuple[str, PassKeyGrant]] = []
+    revocations: list[tuple[str, Revocation]] = []
+    for (_, key), model in models.items():
+        if isinstance(model, ListEntry):
+            entries.append((key, model))
+        elif isinstance(model, AccessRule):
+            rules.append((key, model))
+        elif isinstance(model, LanePolicy):
+            policies.append(model)
+        elif isinstance(model, RegistrantGrant):
+            registrants.append((key, model))
+        elif isinstance(model, VehicleGrant):
+            vehicles.append((key, model))
+        elif isinstance(model, AppointmentGrant):
+            appointments.append((key, model))
+        elif isinstance(model, PassKeyGrant):
+            keys.append((key, model))
+        elif isinstance(model, Revocation):
+            revocations.append((key, model))
+    # Pass keys become key objects here, once per applied change, never per scan.
+    campus = CampusBook.build(registrants, vehicles, appointments, keys, revocations)
+    return RuleBook.build(entries, rules, policies, campus)
 
 
 class StoreError(Exception):
@@ -273,6 +309,10 @@ class Store:
         self._reader = reader
         self._lock = asyncio.Lock()
         self._books: dict[str, RuleBook] = {}
+        # The validated state per site, kept so a delta rebuilds the book without reading or
+        # parsing everything again; a build generation so a slow build never lands late.
+        self._models: dict[str, _Models] = {}
+        self._generation: dict[str, int] = {}
         self._revisions: dict[str, int] = {}
         # Open sessions mirrored in memory so a decision never has to query for them.
         self._open_sessions: dict[tuple[str, str], str] = {}
@@ -328,37 +368,19 @@ class Store:
         self.over_budget = any(int(value) for (value,) in rows)
 
     async def _reload_book(self, site: str) -> None:
+        """Read the site's cached state once (at start-up) into models and its book."""
         rows = await self._db.execute_fetchall(
             "select entity, key, data from state_cache where site = ?", (site,)
         )
-        entries: list[tuple[str, ListEntry]] = []
-        rules: list[tuple[str, AccessRule]] = []
-        policies: list[LanePolicy] = []
-        registrants: list[tuple[str, RegistrantGrant]] = []
-        vehicles: list[tuple[str, VehicleGrant]] = []
-        appointments: list[tuple[str, AppointmentGrant]] = []
-        keys: list[tuple[str, PassKeyGrant]] = []
-        revocations: list[tuple[str, Revocation]] = []
+        models: _Models = {}
         for entity, key, data in rows:
-            if entity == Entity.list_entry:
-                entries.append((key, ListEntry.model_validate_json(data)))
-            elif entity == Entity.access_rule:
-                rules.append((key, AccessRule.model_validate_json(data)))
-            elif entity == Entity.lane_policy:
-                policies.append(LanePolicy.model_validate_json(data))
-            elif entity == Entity.registrant:
-                registrants.append((key, RegistrantGrant.model_validate_json(data)))
-            elif entity == Entity.vehicle:
-                vehicles.append((key, VehicleGrant.model_validate_json(data)))
-            elif entity == Entity.appointment:
-                appointments.append((key, AppointmentGrant.model_validate_json(data)))
-            elif entity == Entity.pass_key:
-                keys.append((key, PassKeyGrant.model_validate_json(data)))
-            elif entity == Entity.revocation:
-                revocations.append((key, Revocation.model_validate_json(data)))
-        # Pass keys become key objects here, once per applied change, never per scan.
-        campus = CampusBook.build(registrants, vehicles, appointments, keys, revocations)
-        self._books[site] = RuleBook.build(entries, rules, policies, campus)
+            try:
+                kind = Entity(entity)
+            except ValueError:
+                continue  # an entity this edge's version does not know
+            models[(kind, str(key))] = ENTITY_MODELS[kind].model_validate_json(data)
+        self._models[site] = models
+        self._books[site] = build_book(models)
 
     # --- the hot path ---------------------------------------------------------------------------
 
@@ -742,10 +764,17 @@ class Store:
         return dict(self._revisions)
 
     async def apply_state(self, state: SiteState) -> None:
-        """Apply a snapshot (replacing the site's caches) or a delta, and its revision, at once."""
+        """Apply a snapshot (replacing the site's caches) or a delta, and its revision, at once.
+
+        The new book is built off the event loop from the models already validated here (a
+        campus holds tens of thousands of registrants and vehicles: rebuilding them on the loop
+        would stall every lane for a good part of a second), then swapped in whole.
+        """
         writes: list[tuple[str, str, str | None]] = []
+        parsed: list[tuple[Entity, str, BaseModel | None]] = []
         for change in state.changes:
             data = None
+            model: BaseModel | None = None
             if change.data is not None:
                 try:
                     model = ENTITY_MODELS[change.entity].model_validate(change.data)
@@ -753,6 +782,7 @@ class Store:
                     raise StoreError(f"{state.site} {change.entity} {change.key}: {exc}") from None
                 data = model.model_dump_json()
             writes.append((change.entity.value, change.key, data))
+            parsed.append((change.entity, change.key, model))
         async with self._lock:
             statements: list[_Statement] = []
             if state.full:
@@ -772,7 +802,17 @@ class Store:
                 ),
             ]
             await self._transaction(statements)
-            await self._reload_book(state.site)
+            models = {} if state.full else dict(self._models.get(state.site, {}))
+            for entity, key, model in parsed:
+                if model is None:
+                    models.pop((entity, key), None)
+                else:
+                    models[(entity, key)] = model
+            self._models[state.site] = models
+            generation = self._generation[state.site] = self._generation.get(state.site, 0) + 1
+        book = await asyncio.to_thread(build_book, models)
+        if self._generation[state.site] == generation:
+            self._books[state.site] = book
         self._revisions[state.site] = state.revision
 
     # --- reading back (health page, tests) ------------------------------------------------------

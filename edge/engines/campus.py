@@ -118,6 +118,16 @@ class CampusBook:
         keys: Iterable[tuple[str, PassKeyGrant]] = (),
         revocations: Iterable[tuple[str, Revocation]] = (),
     ) -> CampusBook:
+        # Most registrants share a handful of windows: each distinct one is prepared once.
+        prepared: dict[tuple[object, ...], Window] = {}
+
+        def window_of(window: GateWindow) -> Window:
+            shape = (tuple(window.gates), tuple(window.weekdays), window.start, window.end)
+            found = prepared.get(shape)
+            if found is None:
+                found = prepared[shape] = Window.of(window)
+            return found
+
         book = cls(
             registrants={
                 key: Registrant(
@@ -125,7 +135,7 @@ class CampusBook:
                     grant.name,
                     grant.kind,
                     grant.enabled,
-                    tuple(Window.of(window) for window in grant.windows),
+                    tuple(window_of(window) for window in grant.windows),
                 )
                 for key, grant in registrants
             },
