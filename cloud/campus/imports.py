@@ -11,11 +11,11 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from urllib.parse import unquote
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
