@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import getpass
 import logging
 import os
@@ -12,10 +13,13 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocols.settings import SettingsError
-from protocols.site import SiteDocument, load_site_document
+from protocols.site import Direction, SiteDocument, SiteKind, load_site_document
+
+if TYPE_CHECKING:
+    from cloud.campus.demo import DemoPerson
 
 log = logging.getLogger("wayside")
 
@@ -152,6 +156,25 @@ def cmd_sim(args: argparse.Namespace) -> None:
     asyncio.run(_run_all([lambda stop: run_site_simulators(site, args.edge_url, stop, traffic)]))
 
 
+def _demo_pass_holders(
+    site: SiteDocument, cloud_url: str, edge_url: str, teacher: DemoPerson
+) -> list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]:
+    """The demo teacher shows a phone pass at the first campus entry lane every half minute."""
+    from firmware_sim.pass_holder import PassHolder, walk_up_forever
+
+    for config in site.sites:
+        if config.kind != SiteKind.campus:
+            continue
+        for gate, lane in config.lanes():
+            if lane.direction == Direction.entry:
+                holder = PassHolder(
+                    cloud_url, site.tenant, teacher.kind.value, teacher.number,
+                    teacher.id_tail, gate.code, lane.code,
+                )  # fmt: skip
+                return [functools.partial(walk_up_forever, holder, edge_url)]
+    return []
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from cloud.campus.demo import DEMO_TEACHER
     from cloud.db import upgrade
@@ -208,7 +231,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         f"\n  Wayside demo is running.\n"
         f"  Admin UI:  http://{cloud_settings.host}:{cloud_settings.port}/\n"
         f"  Login:     {DEMO_ACCOUNT} / {DEMO_PASSWORD}\n"
-        f"  Phones:    {cloud_url}/m/{site.tenant}/  (teacher {DEMO_TEACHER[1]} / {DEMO_TEACHER[2]})\n"
+        f"  Phones:    {cloud_url}/m/{site.tenant}/  (teacher {DEMO_TEACHER.number} / {DEMO_TEACHER.id_tail})\n"
         f"  Edge:      {edge_url}/healthz\n"
         f"  Stop with Ctrl-C.\n"
     )
@@ -226,6 +249,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
                 lambda stop: run_site_simulators(
                     site, edge_url, stop, args.traffic or None, DEMO_REGULARS
                 ),
+                *_demo_pass_holders(site, cloud_url, edge_url, DEMO_TEACHER),
                 announce,
             ]
         )

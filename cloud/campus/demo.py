@@ -3,6 +3,7 @@ their vehicles and access rules, and the school's pass key, published to the dem
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import time
 
 from cloud.campus.keys import signing_key
@@ -22,24 +23,22 @@ from cloud.org.models import Department, Tenant
 from cloud.sites.models import Site
 from protocols.site import SiteKind
 
-# (kind, number, last six of the ID card, name, phone, identity type, department)
-DEMO_TEACHER = (
-    IdentityKind.teacher,
-    "T1001",
-    "12345X",
-    "王老师",
-    "13800000001",
-    "专任教师",
-    "计算机学院",
+
+@dataclass(frozen=True)
+class DemoPerson:
+    kind: IdentityKind
+    number: str
+    id_tail: str  # last six characters of the ID card: with the number, the phone sign-in
+    name: str
+    phone: str
+    identity_type: str
+
+
+DEMO_TEACHER = DemoPerson(
+    IdentityKind.teacher, "T1001", "12345X", "王老师", "13800000001", "专任教师"
 )
-DEMO_STUDENT = (
-    IdentityKind.student,
-    "S2024001",
-    "654321",
-    "李同学",
-    "13800000002",
-    "本科生",
-    "计算机学院",
+DEMO_STUDENT = DemoPerson(
+    IdentityKind.student, "S2024001", "654321", "李同学", "13800000002", "本科生"
 )
 # The teacher's car: the simulated traffic brings it back, and a campus gate opens for it.
 DEMO_REGISTERED_PLATE = "京A66666"
@@ -62,18 +61,18 @@ async def populate_campus(tenant: Tenant) -> None:
     department, _ = await Department.get_or_create(tenant=tenant, name="计算机学院")
     campuses = await Site.filter(tenant=tenant, kind=SiteKind.campus)
     people = []
-    for kind, number, tail, name, phone, type_name, _dept in (DEMO_TEACHER, DEMO_STUDENT):
+    for person in (DEMO_TEACHER, DEMO_STUDENT):
         people.append(
             await Registrant.create(
                 tenant=tenant,
-                kind=kind,
-                identity_type=types[type_name],
-                name=name,
-                number=number,
-                id_card_tail=tail,
-                phone=phone,
+                kind=person.kind,
+                identity_type=types[person.identity_type],
+                name=person.name,
+                number=person.number,
+                id_card_tail=person.id_tail,
+                phone=person.phone,
                 department=department,
-                visitor_authorised=kind == IdentityKind.teacher,
+                visitor_authorised=person.kind == IdentityKind.teacher,
                 operator="demo",
             )
         )
@@ -116,6 +115,6 @@ async def populate_campus(tenant: Tenant) -> None:
         owner_name=student.name,
         status=ReviewStatus.pending,
     )
-    for person in people:
-        await sync_registrant(person)
+    for registrant in people:
+        await sync_registrant(registrant)
     await signing_key(tenant.id)

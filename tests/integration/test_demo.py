@@ -81,12 +81,25 @@ async def test_the_demo_runs_records_traffic_and_stops_cleanly(tmp_path: Path) -
             assert len(records) >= 3, "simulated cars reached the cloud as access records"
             lanes = {record["lane"] for record in records}
             assert lanes <= {"north-in", "north-out", "lot-in", "lot-out"}
+            # The demo teacher's phone shows a pass to the campus gate's camera.
+            deadline = time.monotonic() + 30
+            passes: list[dict[str, object]] = []
+            while time.monotonic() < deadline and not passes:
+                async with session.get(
+                    f"http://127.0.0.1:{cloud_port}/api/v1/access-records?lane=north-in"
+                ) as resp:
+                    passes = [r for r in (await resp.json())["items"] if r["method"] == "qr_pass"]
+                await asyncio.sleep(0.5)
+            assert passes, "the demo teacher's QR pass reached the cloud as an access record"
+            assert passes[0]["verdict"] == "open" and passes[0]["reason"] == "registrant"
         demo.send_signal(signal.SIGINT)
         output, _ = await asyncio.wait_for(demo.communicate(), 30)
         text = output.decode()
         assert demo.returncode == 0, text
         assert f"http://127.0.0.1:{cloud_port}/" in text
         assert "admin / wayside-demo" in text
+        assert "/m/demo/  (teacher T1001 / 12345X)" in text
+        assert "QR pass of T1001 -> ['open']" in text
         assert "Traceback" not in text
     finally:
         if demo.returncode is None:
