@@ -44,6 +44,31 @@ async def publish(site_id: int, entity: Entity, key: str, data: BaseModel | None
     return int(site.revision)
 
 
+async def publish_many(site_id: int, changes: list[tuple[Entity, str, BaseModel | None]]) -> int:
+    """`publish` for many keys at once: one revision bump and one bulk insert (an import of
+    thousands of rows costs two statements per site, not three per row). Returns the revision."""
+    if not changes:
+        return int((await Site.get(id=site_id)).revision)
+    await Site.filter(id=site_id).update(revision=F("revision") + len(changes))
+    site = await Site.get(id=site_id)
+    first = int(site.revision) - len(changes) + 1
+    await StateChange.bulk_create(
+        [
+            StateChange(
+                site_id=site_id,
+                revision=first + offset,
+                entity=entity.value,
+                key=key,
+                data=data.model_dump(mode="json") if data is not None else None,
+            )
+            for offset, (entity, key, data) in enumerate(changes)
+        ],
+        batch_size=1000,
+    )
+    wake_edges()
+    return int(site.revision)
+
+
 _wakers: set[asyncio.Task[None]] = set()
 
 

@@ -39,7 +39,7 @@ from cloud.campus.models import (
     Vehicle,
     VehicleKind,
 )
-from cloud.campus.publish import sync_registrant, sync_vehicle
+from cloud.campus.publish import sync_registrants, sync_vehicle
 from cloud.campus.registrant_schemas import (
     ImportJobFilter,
     ImportJobOut,
@@ -574,9 +574,8 @@ async def _import_registrants(
                 created = await Registrant.filter(
                     tenant_id=tenant, kind=kind, number__in=numbers[start : start + 500]
                 )
-                for registrant in created:
-                    # No rules: every campus knows them, no gate lets them through yet.
-                    await sync_registrant(registrant, with_vehicles=False)
+                # No rules: every campus knows them, no gate lets them through yet.
+                await sync_registrants(list(created))
     outcome.imported = len(good)
     return outcome
 

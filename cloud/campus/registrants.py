@@ -25,7 +25,7 @@ from cloud.campus.models import (
     Vehicle,
     VehicleKind,
 )
-from cloud.campus.publish import retract_registrant, sync_registrant
+from cloud.campus.publish import retract_registrant, sync_registrant, sync_registrants
 from cloud.campus.registrant_schemas import (
     BulkRuleIn,
     RegistrantFilter,
@@ -393,8 +393,7 @@ async def bulk_rules(principal: Principal, data: BulkRuleIn) -> int:
                     for ident in ids
                 ]
             )
-        for row in rows:
-            await sync_registrant(row, with_vehicles=False)
+        await sync_registrants(list(rows))
         await audit(
             principal,
             "update",
