@@ -14,10 +14,13 @@ from cloud.access import pages as access_pages
 from cloud.auth import SETTINGS_KEY, auth_middleware
 from cloud.campus import api as campus_api
 from cloud.campus import pages as campus_pages
+from cloud.charging import api as charging_api
+from cloud.charging import pages as charging_pages
 from cloud.db import close_db, open_db
 from cloud.notify import pages as notify_pages
 from cloud.org import api as org_api
 from cloud.org import pages as org_pages
+from cloud.payments import pages as payments_pages
 from cloud.settings import CloudSettings
 from cloud.sites import api as sites_api
 from cloud.sites import pages as sites_pages
@@ -47,9 +50,13 @@ def build_app(settings: CloudSettings, *, manage_db: bool = True) -> web.Applica
     sync.setup(app)
     access_ingest.setup()
     org_api.setup(app)
-    for module in (org_api, sites_api, access_api, campus_api):
+    for module in (org_api, sites_api, access_api, campus_api, charging_api):
         api_plumbing.mount(app, module.ROUTES)
     api_plumbing.setup_openapi(app)
-    for pages in (org_pages, sites_pages, access_pages, campus_pages, notify_pages):
+    pages_modules = (
+        org_pages, sites_pages, access_pages, campus_pages, notify_pages, charging_pages,
+        payments_pages,
+    )  # fmt: skip
+    for pages in pages_modules:
         pages.setup(app)
     return app

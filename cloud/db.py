@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "cloud.access.models",
     "cloud.campus.models",
     "cloud.notify.models",
+    "cloud.charging.models",
 ]
 APP_LABEL = "wayside"
 

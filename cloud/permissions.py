@@ -27,5 +27,8 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("vehicles.review", "perm.vehicles.review"),
     Permission("visits.view", "perm.visits.view"),
     Permission("messages.view", "perm.messages.view"),
+    Permission("charging.view", "perm.charging.view"),
+    Permission("charging.edit", "perm.charging.edit"),
+    Permission("charging.orders", "perm.charging.orders"),
 )
 CODES = frozenset(p.code for p in PERMISSIONS)

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from protocols.charging import ChargerGrant, IdTagGrant, TariffGrant
 from protocols.site import DefaultAction
 
 EVENTS_PATH = "/sync/v1/events"
@@ -72,6 +73,10 @@ class Entity(StrEnum):
     appointment = "appointment"
     pass_key = "pass_key"
     revocation = "revocation"
+    # charging (keys: charge point id, tariff id, idTag; models in protocols.charging)
+    charger = "charger"
+    tariff = "tariff"
+    id_tag = "id_tag"
 
 
 class ListKind(StrEnum):
@@ -156,7 +161,7 @@ class Revocation(_Wire):
     reason: str = ""
 
 
-ENTITY_MODELS: dict[Entity, type[_Wire]] = {
+ENTITY_MODELS: dict[Entity, type[BaseModel]] = {
     Entity.list_entry: ListEntry,
     Entity.access_rule: AccessRule,
     Entity.lane_policy: LanePolicy,
@@ -165,6 +170,9 @@ ENTITY_MODELS: dict[Entity, type[_Wire]] = {
     Entity.appointment: AppointmentGrant,
     Entity.pass_key: PassKeyGrant,
     Entity.revocation: Revocation,
+    Entity.charger: ChargerGrant,
+    Entity.tariff: TariffGrant,
+    Entity.id_tag: IdTagGrant,
 }
 
 
@@ -194,6 +202,21 @@ class StateRequest(_Wire):
 
 class CommandKind(StrEnum):
     open_barrier = "open_barrier"
+    # chargers (payloads: protocols.charging.COMMAND_PAYLOADS)
+    charger_reset = "charger_reset"
+    charger_clock_sync = "charger_clock_sync"
+    charger_push_tariff = "charger_push_tariff"
+    charger_data_transfer = "charger_data_transfer"
+    charger_trigger = "charger_trigger"
+    charger_remote_start = "charger_remote_start"
+    charger_remote_stop = "charger_remote_stop"
+    charger_availability = "charger_availability"
+    charger_configure = "charger_configure"
+    charger_get_config = "charger_get_config"
+    charger_unlock = "charger_unlock"
+    charger_reserve = "charger_reserve"
+    charger_cancel_reserve = "charger_cancel_reserve"
+    charger_local_list = "charger_local_list"
 
 
 class Command(_Wire):

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
@@ -444,19 +445,33 @@ async def issue_command(
 ) -> CommandOut:
     """A command for the device at a lane, pending until the edge serving its site reports back;
     after `ttl_s` seconds it is expired and never runs."""
+    lane = await get_owned(Lane, principal, lane_id, "lane")
+    return await issue_site_command(principal, lane.site_id, kind, {}, lane=lane.code, ttl_s=ttl_s)
+
+
+async def issue_site_command(
+    principal: Principal,
+    site_id: int,
+    kind: CommandKind,
+    payload: dict[str, Any],
+    lane: str = "",
+    ttl_s: int = COMMAND_TTL_S,
+) -> CommandOut:
+    """A command for a device at a site (a lane's barrier, a station's charger: the payload
+    names it), delivered to the edge serving the site with its next state pull."""
     low, high = COMMAND_TTL_BOUNDS
     if not low <= ttl_s <= high:
         raise Invalid("ttl_s", "error.invalid")
     async with in_transaction():
-        lane = await get_owned(Lane, principal, lane_id, "lane")
+        site = await get_owned(Site, principal, site_id, "site")
         issued = _now()
         row = await Command.create(
             id=uuid.uuid4(),
             tenant_id=principal.tenant_id,
-            site_id=lane.site_id,
-            lane=lane.code,
+            site_id=site.id,
+            lane=lane,
             kind=CommandKind(kind).value,
-            payload={},
+            payload=payload,
             issued_by=principal.account,
             issued_at=issued,
             expires_at=issued + timedelta(seconds=ttl_s),
@@ -468,7 +483,7 @@ async def issue_command(
             row.id,
             {
                 "kind": {"from": None, "to": row.kind},
-                "lane": {"from": None, "to": lane.code},
+                "lane": {"from": None, "to": lane},
                 "expires_at": {"from": None, "to": _stamp(row.expires_at)},
             },
         )

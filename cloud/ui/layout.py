@@ -40,6 +40,7 @@ MENU_KEY = web.AppKey("wayside.menu", list[MenuItem])
 MENU_GROUPS = (
     "menu.group.home",
     "menu.group.campus",
+    "menu.group.charging",
     "menu.group.access",
     "menu.group.sites",
     "menu.group.org",
