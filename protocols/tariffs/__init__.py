@@ -16,6 +16,12 @@ Public API (other modules import only these names):
 - bill_energy_at(document, energy_wh, at) -> Bill: the admin "billing test" for one figure
 - version_in_force(versions, started_at, zone) -> the version a session that started then
   is billed by (a new version applies from its effective date's local midnight)
+- half_up / line_amount_fen: the one rounding rule (half a fen rounds up, once per line)
+- time_of_use_rows(document), slot_table(spans): the period table for forms and checks
+
+Rounding: an element's exact share of the energy is summed over the session, rounded half-up
+to whole Wh once (the line's quantity); the line's amount is quantity x fen/kWh / 1000 rounded
+half-up once; the total is the sum of the lines.
 """
 
 from protocols.tariffs.billing import (
@@ -24,9 +30,14 @@ from protocols.tariffs.billing import (
     Reading,
     bill_charging,
     bill_energy_at,
+    half_up,
+    line_amount_fen,
     version_in_force,
 )
 from protocols.tariffs.model import (
+    MAX_PREPAY_OPTIONS,
+    PERIOD_LABELS,
+    STEP_MINUTES,
     ComponentKind,
     DayKind,
     Period,
@@ -36,11 +47,16 @@ from protocols.tariffs.model import (
     TariffElement,
     TariffError,
     parse_tariff,
+    slot_table,
     time_of_use_charging,
+    time_of_use_rows,
     uniform_charging,
 )
 
 __all__ = [
+    "MAX_PREPAY_OPTIONS",
+    "PERIOD_LABELS",
+    "STEP_MINUTES",
     "Bill",
     "BillLine",
     "ComponentKind",
@@ -54,8 +70,12 @@ __all__ = [
     "TariffError",
     "bill_charging",
     "bill_energy_at",
+    "half_up",
+    "line_amount_fen",
     "parse_tariff",
+    "slot_table",
     "time_of_use_charging",
+    "time_of_use_rows",
     "uniform_charging",
     "version_in_force",
 ]
