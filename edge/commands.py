@@ -6,10 +6,16 @@ the second delivery a no-op: a command is marked `started` (durably) before its 
 driven, and its final state is written in the transaction of its result event. A command
 found `started` on arrival was interrupted by a restart: it is reported failed, not re-run,
 because whether the device acted cannot be known.
+
+Kinds other than open_barrier are served by handlers registered per kind (`register`): the
+OCPP central system registers every charger_* kind. A handler returns the result's detail
+(the device's answer) or raises CommandFailed. Handlers that talk to a remote device over a
+slow link run in the background (`dispatch`), so one silent charger never holds up sync.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -33,6 +39,9 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+CommandHandler = Callable[[Command], Awaitable[str]]
+
+
 class Commands:
     def __init__(
         self, store: Store, lanes: Lanes | None, now: Callable[[], datetime] = _utc_now
@@ -41,7 +50,42 @@ class Commands:
         self._lanes = lanes
         self._now = now
         self._running: set[str] = set()
+        self._handlers: dict[CommandKind, CommandHandler] = {}
+        self._tasks: set[asyncio.Task[CommandStatus | None]] = set()
         self.executed = 0  # device actions taken (tests, health)
+
+    def register(self, kind: CommandKind, handler: CommandHandler) -> None:
+        """Serve `kind` with handler: it returns the result's detail or raises CommandFailed."""
+        self._handlers[kind] = handler
+
+    def handles_in_background(self, command: Command) -> bool:
+        return command.kind in self._handlers
+
+    async def dispatch(self, command: Command) -> bool:
+        """Handle a command in a background task; False when it is being handled or was
+        handled already (a redelivery is not news)."""
+        key = str(command.id)
+        if key in self._running:
+            return False
+        state = await self._store.command_state(key)
+        if state is not None and state != "started":
+            return False
+        task = asyncio.create_task(self.handle(command), name=f"command {command.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return True
+
+    def _done(self, task: asyncio.Task[CommandStatus | None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("command task failed", exc_info=task.exception())
+
+    async def stop(self) -> None:
+        """Cancel commands still running (the edge is stopping; they are reported interrupted
+        when the cloud delivers them again)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def handle(self, command: Command) -> CommandStatus | None:
         """Execute a command unless it was seen before; returns the status it recorded now, or
@@ -66,16 +110,26 @@ class Commands:
                 return await self._finish(command, CommandStatus.failed, str(exc))
             await self._store.start_command(key)
             try:
-                await target()
+                detail = await target()
             except CommandFailed as exc:
                 return await self._finish(command, CommandStatus.failed, str(exc))
             self.executed += 1
-            return await self._finish(command, CommandStatus.done, "", self._override(command))
+            return await self._finish(
+                command, CommandStatus.done, detail, self._override(command)
+            )
         finally:
             self._running.discard(key)
 
-    def _check(self, command: Command) -> Callable[[], Awaitable[None]]:
+    def _check(self, command: Command) -> Callable[[], Awaitable[str]]:
         """What to run for this command, or CommandFailed before anything is touched."""
+        handler = self._handlers.get(command.kind)
+        if handler is not None:
+
+            async def run() -> str:
+                assert handler is not None
+                return await handler(command)
+
+            return run
         if command.kind != CommandKind.open_barrier:
             raise CommandFailed(f"command kind {command.kind!r} is not supported by this edge")
         lane = self._lanes.lanes.get(command.lane) if self._lanes is not None else None
@@ -88,16 +142,19 @@ class Commands:
                 f" ({lane.config.wiring.value} wiring): open it at the lane"
             )
 
-        async def open_barrier() -> None:
+        async def open_barrier() -> str:
             try:
                 await barrier.open()
             except DeviceError as exc:
                 raise CommandFailed(str(exc)) from None
+            return ""
 
         return open_barrier
 
     def _override(self, command: Command) -> AccessDecided | None:
         """The access record of a barrier a staff member opened from the cloud (an override)."""
+        if command.kind != CommandKind.open_barrier:
+            return None
         lane = self._lanes.lanes.get(command.lane) if self._lanes is not None else None
         if lane is None:
             return None

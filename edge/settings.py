@@ -15,6 +15,17 @@ DEFAULT_PATH = Path("config/edge.toml")
 EDGE_ENV_PREFIX = "WAYSIDE_EDGE_"
 
 
+class ChargerLinkSettings(BaseModel):
+    """One charger's WebSocket keep-alive, when it differs from the edge's defaults (some
+    firmware cannot answer pings; some mobile links go silent when idle)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ping_s: float | None = Field(default=None, ge=0, description="0: never ping it")
+    pong_timeout_s: float | None = Field(default=None, gt=0)
+    suspend_after_s: float | None = Field(default=None, gt=0)
+
+
 class EdgeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,6 +53,23 @@ class EdgeSettings(BaseModel):
     pass_skew_s: int = Field(default=5, ge=0, le=300)
     # Threads reading QR codes from camera frames (one frame per lane at a time).
     qr_threads: int = Field(default=2, ge=1, le=16)
+    # --- OCPP central system (edge/ocpp) ---
+    # WebSocket pings to chargers (0: none; their Heartbeats already show they are alive) and
+    # how long a pong may take before the link is closed; per charger in [ocpp_chargers.<id>].
+    ocpp_ping_s: float = Field(default=60, ge=0)
+    ocpp_pong_timeout_s: float = Field(default=30, gt=0)
+    # How long the edge waits for a charger's answer to one of its CALLs.
+    ocpp_response_timeout_s: float = Field(default=30, gt=0, le=300)
+    # A remote start the charger accepted but followed with no StartTransaction in this time
+    # is reported as charging.start_failed.
+    ocpp_remote_start_timeout_s: float = Field(default=90, gt=0)
+    # A transaction whose charger is silent this long is suspended (default: 2 x heartbeat_s).
+    ocpp_suspend_after_s: float | None = Field(default=None, gt=0)
+    ocpp_suspend_check_s: float = Field(default=5, gt=0)
+    # JSON-schema validation of every incoming CALL, on the event loop with cached validators
+    # (see edge/ocpp/wire.py for the measurement behind it). Off only for benchmarks.
+    ocpp_validate: bool = True
+    ocpp_chargers: dict[str, ChargerLinkSettings] = Field(default_factory=dict)
 
     @field_validator("cloud_url")
     @classmethod

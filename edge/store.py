@@ -101,10 +101,49 @@ create table if not exists pass_use (
     expires_at real not null
 );
 create index if not exists pass_use_expiry on pass_use (expires_at);
--- Small durable flags (the outbox budget alarm's state, so a restart does not raise it again).
+-- Small durable flags (the outbox budget alarm's state, so a restart does not raise it again;
+-- per site the OCPP local authorisation list version, bumped with every id_tag change).
 create table if not exists edge_flag (
     name text primary key,
     value integer not null
+);
+-- OCPP transactions this edge issued (id = the transactionId, strictly increasing, never
+-- reused); start_key recognises a resent StartTransaction. Readings are kept until billed.
+create table if not exists charging_transaction (
+    id integer primary key,
+    site text not null,
+    charge_point text not null,
+    connector integer not null,
+    order_uuid text not null,
+    id_tag text not null,
+    method text not null,
+    meter_start integer not null,
+    started_at text not null,
+    start_key text not null,
+    tariff text not null,
+    tariff_version text,
+    reservation_id integer,
+    stopped_at text,
+    meter_stop integer,
+    stop_reason text
+);
+create unique index if not exists charging_transaction_start
+    on charging_transaction (charge_point, start_key);
+create index if not exists charging_transaction_open
+    on charging_transaction (stopped_at) where stopped_at is null;
+create table if not exists charging_reading (
+    transaction_id integer not null,
+    at text not null,
+    wh integer not null
+);
+create index if not exists charging_reading_tx on charging_reading (transaction_id);
+-- What each charger said in its last BootNotification (kept across reconnects and restarts).
+create table if not exists charger_boot (
+    charge_point text primary key,
+    vendor text not null,
+    model text not null,
+    firmware text not null,
+    booted_at text not null
 );
 """
 
@@ -188,6 +227,18 @@ def _row(event_type: str, site: str, occurred_at: datetime, payload: Payload) ->
     )
 
 
+def event_row(
+    event_type: str, site: str, occurred_at: datetime, payload: Payload
+) -> tuple[str, ...]:
+    """An outbox row for Store.commit: (uuid, type, site, occurred_at, payload JSON)."""
+    return _row(event_type, site, occurred_at, payload)
+
+
+LOCAL_LIST_FLAG = "local_list:"
+# Most writers one group commit takes at once (see Store.commit).
+GROUP_MAX = 512
+
+
 def _row_size(row: tuple[str, ...]) -> int:
     """The estimate _ROW_SIZE_SQL makes of the same row once stored."""
     return sum(len(field.encode()) for field in row) + len(row[0]) + ROW_OVERHEAD
@@ -223,6 +274,7 @@ def _batch_body(rows: Sequence[tuple[Any, ...]], max_bytes: int) -> Batch | None
 
 
 _Statement = tuple[str, Sequence[Sequence[Any]]]
+Statement = _Statement
 
 _INSERT_OUTBOX = (
     "insert into outbox (uuid, type, site, occurred_at, payload) values (?, ?, ?, ?, ?)"
@@ -325,6 +377,14 @@ class Store:
         self._alarm_site = alarm_site
         self.over_budget = False
         self._pass_uses = 0
+        # Group commit (Store.commit): writers queue here; one task commits them together.
+        self._group: list[tuple[list[_Statement], list[tuple[str, ...]], asyncio.Future[None]]] = []
+        self._group_task: asyncio.Task[None] | None = None
+        self.group_commits = 0  # transactions the group writer committed (health, benchmarks)
+        self.group_writes = 0  # writers those transactions carried
+        # Bumped by every state apply, so derived indexes (chargers) know when to rebuild.
+        self.state_version = 0
+        self._local_lists: dict[str, int] = {}
 
     @classmethod
     async def open(cls, path: Path, budget_bytes: int | None = None, alarm_site: str = "") -> Store:
@@ -344,6 +404,8 @@ class Store:
         return store
 
     async def close(self) -> None:
+        if self._group_task is not None:
+            await asyncio.gather(self._group_task, return_exceptions=True)
         await self._reader.close()
         await self._db.close()
 
@@ -366,6 +428,12 @@ class Store:
             "select value from edge_flag where name = ?", (_OVER_BUDGET,)
         )
         self.over_budget = any(int(value) for (value,) in rows)
+        rows = await self._db.execute_fetchall(
+            "select name, value from edge_flag where name like ?", (LOCAL_LIST_FLAG + "%",)
+        )
+        self._local_lists = {
+            str(name)[len(LOCAL_LIST_FLAG) :]: int(value) for name, value in rows
+        }
 
     async def _reload_book(self, site: str) -> None:
         """Read the site's cached state once (at start-up) into models and its book."""
@@ -383,6 +451,20 @@ class Store:
         self._books[site] = build_book(models)
 
     # --- the hot path ---------------------------------------------------------------------------
+
+    def sites(self) -> list[str]:
+        """Sites this store holds synced state for."""
+        return list(self._models)
+
+    def entities(self, site: str, entity: Entity) -> dict[str, BaseModel]:
+        """The site's validated synced models of one entity kind, by key."""
+        return {
+            key: model for (kind, key), model in self._models.get(site, {}).items() if kind == entity
+        }
+
+    def local_list_version(self, site: str) -> int:
+        """The site's OCPP local list version: bumped with every id_tag change applied."""
+        return self._local_lists.get(site, 0)
 
     def book(self, site: str) -> RuleBook:
         """The site's cached lists and rules, held in memory (rebuilt after each state apply)."""
@@ -514,6 +596,60 @@ class Store:
             now = _now()
             await self._append([], [_row(event_type, site, now, payload)], now)
         self.committed.set()
+
+    async def commit(
+        self, statements: list[_Statement], rows: Sequence[tuple[str, ...]] = ()
+    ) -> None:
+        """Commit statements with their outbox rows (event_row) as one atomic unit, returning
+        once it is durable. Writers that arrive while a transaction is being committed are
+        committed together in the next one (group commit: one fsync for many chargers'
+        messages); if that shared transaction fails, each writer is retried alone, so one bad
+        write fails only its own caller."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._group.append((list(statements), list(rows), future))
+        if self._group_task is None or self._group_task.done():
+            self._group_task = asyncio.create_task(self._commit_groups(), name="group commit")
+        await future
+
+    async def _commit_groups(self) -> None:
+        while self._group:
+            group, self._group = self._group[:GROUP_MAX], self._group[GROUP_MAX:]
+            async with self._lock:
+                now = _now()
+                try:
+                    await self._append(
+                        [s for item in group for s in item[0]],
+                        [r for item in group for r in item[1]],
+                        now,
+                    )
+                    outcomes: list[BaseException | None] = [None] * len(group)
+                    self.group_commits += 1
+                except Exception as shared:
+                    # Retry each writer alone: only the bad one fails.
+                    outcomes = []
+                    for statements, rows, _ in group:
+                        try:
+                            if len(group) == 1:
+                                raise shared
+                            await self._append(statements, rows, now)
+                            outcomes.append(None)
+                            self.group_commits += 1
+                        except Exception as exc:
+                            outcomes.append(exc)
+                self.group_writes += len(group)
+            for (_, _, future), outcome in zip(group, outcomes, strict=True):
+                if future.done():
+                    continue
+                if outcome is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(outcome)
+            self.committed.set()
+
+    async def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a query on the reader connection (committed data only)."""
+        rows = await self._reader.execute_fetchall(sql, params)
+        return [tuple(row) for row in rows]
 
     async def _append(
         self, statements: list[_Statement], rows: list[tuple[str, ...]], now: datetime
@@ -801,7 +937,18 @@ class Store:
                     [(state.site, state.revision)],
                 ),
             ]
+            id_tags = state.full or any(c.entity == Entity.id_tag for c in state.changes)
+            if id_tags:
+                statements.append(
+                    (
+                        "insert into edge_flag (name, value) values (?, 1)"
+                        " on conflict (name) do update set value = value + 1",
+                        [(LOCAL_LIST_FLAG + state.site,)],
+                    )
+                )
             await self._transaction(statements)
+            if id_tags:
+                self._local_lists[state.site] = self._local_lists.get(state.site, 0) + 1
             models = {} if state.full else dict(self._models.get(state.site, {}))
             for entity, key, model in parsed:
                 if model is None:
@@ -809,6 +956,7 @@ class Store:
                 else:
                     models[(entity, key)] = model
             self._models[state.site] = models
+            self.state_version += 1
             generation = self._generation[state.site] = self._generation.get(state.site, 0) + 1
         book = await asyncio.to_thread(build_book, models)
         if self._generation[state.site] == generation:

@@ -91,6 +91,7 @@ class SyncClient:
         session: aiohttp.ClientSession,
         sites: Iterable[str],
         lanes: Lanes | None = None,
+        commands: Commands | None = None,
         backoff_first_s: float = 0.2,
         backoff_cap_s: float | None = None,
         wait_s: float = LONG_POLL_S,
@@ -107,7 +108,7 @@ class SyncClient:
         self._identity_poll_s = identity_poll_s
         self._last_ms = 0
         self.identity: Identity | None = None
-        self.commands = Commands(store, lanes)
+        self.commands = commands if commands is not None else Commands(store, lanes)
         self.acked_seq = 0  # highest seq the cloud holds; the next batch starts after it
         self._acked = asyncio.Event()
         self.refusals = 0  # 401s seen (health, tests)
@@ -343,6 +344,10 @@ class SyncClient:
             return None
         acted = False
         for command in states.commands:
+            if self.commands.handles_in_background(command):
+                # Device commands over slow links (chargers) must not hold up the poll.
+                acted = await self.commands.dispatch(command) or acted
+                continue
             try:
                 acted = await self.commands.handle(command) is not None or acted
             except Exception:  # one bad command must not stop state from flowing
