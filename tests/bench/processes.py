@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -18,7 +19,8 @@ from typing import Any
 import aiohttp
 
 from edge.store import Store
-from protocols.sync import SiteState
+from protocols.charging import ChargerGrant, IdTagGrant
+from protocols.sync import Entity, SiteState, StateChange
 from tests.conftest import REPO, free_port
 
 PROFILE = (
@@ -160,3 +162,56 @@ async def seed_edge_state(workdir: Path, states: list[SiteState]) -> None:
             await store.apply_state(state)
     finally:
         await store.close()
+
+
+def raise_nofile_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit; processes started afterwards inherit it (an
+    edge holding thousands of charger WebSockets needs a descriptor for each)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process in MiB, from /proc/<pid>/status (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise LookupError(f"no VmRSS for pid {pid}")
+
+
+def charging_site(station: str = "station") -> dict[str, Any]:
+    """One charging station site and nothing else (its chargers come from synced state)."""
+    return {
+        "tenant": "bench",
+        "sites": [{"code": station, "name": station, "kind": "charging_station"}],
+    }
+
+
+def charger_state(
+    charge_points: list[str],
+    station: str = "station",
+    connectors: int = 1,
+    heartbeat_s: int = 60,
+    id_tags: list[str] | None = None,
+) -> SiteState:
+    """The synced state an edge serving these chargers holds (Entity.charger, keyed by charge
+    point id), with card id tags allowed to charge (Entity.id_tag); for seed_edge_state."""
+    changes = [
+        StateChange(
+            entity=Entity.charger,
+            key=cp_id,
+            data=ChargerGrant(
+                name=cp_id, station=station, connectors=connectors, heartbeat_s=heartbeat_s
+            ).model_dump(mode="json"),
+        )
+        for cp_id in charge_points
+    ]
+    changes += [
+        StateChange(
+            entity=Entity.id_tag,
+            key=tag,
+            data=IdTagGrant(kind="card").model_dump(mode="json"),
+        )
+        for tag in id_tags or []
+    ]
+    return SiteState(site=station, revision=1, full=True, changes=changes)
