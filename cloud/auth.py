@@ -24,7 +24,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Machine-to-machine routes authenticate otherwise (edge keys, device pushes) and carry no cookie.
 # /m/ pages check their own CSRF token, bound to the phone's mobile session (cloud.campus.mobile).
-CSRF_EXEMPT_PREFIXES = ("/sync/", "/m/")
+CSRF_EXEMPT_PREFIXES = ("/sync/", "/m/", "/payments/callback/")
 # A JSON body cannot be sent cross-site without a CORS preflight, which this server never grants.
 API_LOGIN_PATH = "/api/v1/auth/login"
 
