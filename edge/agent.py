@@ -10,8 +10,19 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from edge.api import LANES, MAX_PUSH_BYTES, SETTINGS, STORE, SYNC, add_routes
+from edge.api import (
+    CENTRAL,
+    COMMANDS,
+    LANES,
+    MAX_PUSH_BYTES,
+    SETTINGS,
+    STORE,
+    SYNC,
+    add_routes,
+)
+from edge.commands import Commands
 from edge.lanes import Lanes
+from edge.ocpp.central import CentralSystem
 from edge.settings import EdgeSettings
 from edge.store import Store
 from edge.sync import SyncClient
@@ -54,10 +65,25 @@ def build_edge_app(
         yield
         await app[LANES].stop()
 
+    async def ocpp_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[COMMANDS] = Commands(app[STORE], app[LANES])
+        app[CENTRAL] = CentralSystem(app[STORE], settings, app[COMMANDS])
+        await app[CENTRAL].start()
+        yield
+        await app[COMMANDS].stop()
+        await app[CENTRAL].stop()
+
+    async def close_chargers(app: web.Application) -> None:
+        # Before the server waits for its handlers: a charger's socket would hold it open.
+        if CENTRAL in app:
+            await app[CENTRAL].stop()
+
     async def sync_ctx(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as session:
             codes = [s.code for s in site.sites]
-            client = SyncClient(settings, app[STORE], session, codes, lanes=app[LANES])
+            client = SyncClient(
+                settings, app[STORE], session, codes, lanes=app[LANES], commands=app[COMMANDS]
+            )
             app[SYNC] = client
             task = asyncio.create_task(client.run(), name="sync")
             yield
@@ -65,6 +91,8 @@ def build_edge_app(
 
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(lanes_ctx)
+    app.cleanup_ctx.append(ocpp_ctx)
+    app.on_shutdown.append(close_chargers)
     if sync:
         app.cleanup_ctx.append(sync_ctx)
     add_routes(app)

@@ -7,11 +7,14 @@ import logging
 
 from aiohttp import web
 
+from edge.commands import Commands
 from edge.lanes import BadFrame, Lane, Lanes, Outcome
+from edge.ocpp.central import CentralSystem
 from edge.settings import EdgeSettings
 from edge.store import Store
 from edge.sync import SyncClient
 from protocols.camera import HEARTBEAT_REPLY, BadPush, Heartbeat, Vendor, parse_push, vzenith_reply
+from protocols.charging import OCPP_PATH
 from protocols.site import Wiring
 
 log = logging.getLogger(__name__)
@@ -20,6 +23,8 @@ SETTINGS = web.AppKey("settings", EdgeSettings)
 STORE = web.AppKey("store", Store)
 LANES = web.AppKey("lanes", Lanes)
 SYNC = web.AppKey("sync", SyncClient)
+COMMANDS = web.AppKey("commands", Commands)
+CENTRAL = web.AppKey("ocpp", CentralSystem)
 
 PUSH_PATH = "/camera/push"
 FRAME_PATH = "/gate/{lane}/frame"
@@ -46,6 +51,9 @@ async def healthz(request: web.Request) -> web.Response:
             "outbox_bytes": store.outbox_bytes,
             "outbox_over_budget": store.over_budget,
             "revisions": store.revisions(),
+            "chargers_connected": len(request.app[CENTRAL].sessions)
+            if CENTRAL in request.app
+            else 0,
             "scanners": {
                 code: lane.scanner.online.is_set()
                 for code, lane in request.app[LANES].lanes.items()
@@ -140,8 +148,14 @@ async def gate_scan(request: web.Request) -> web.Response:
     return _pass_reply(lane, text, outcome)
 
 
+async def ocpp_socket(request: web.Request) -> web.StreamResponse:
+    """A charger's OCPP 1.6J WebSocket (edge/ocpp/central.py)."""
+    return await request.app[CENTRAL].handle(request)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
+    app.router.add_get(OCPP_PATH, ocpp_socket)
     app.router.add_post(PUSH_PATH, camera_push)
     app.router.add_post(FRAME_PATH, gate_frame)
     app.router.add_post(SCAN_PATH, gate_scan)

@@ -145,9 +145,7 @@ def parse_frame(text: str | bytes) -> Frame:
         )
     if kind == CALL:
         if len(message) != 4:
-            raise BadFrame(
-                ProtocolError(details={"cause": "a CALL has 4 elements"}), answer_to
-            )
+            raise BadFrame(ProtocolError(details={"cause": "a CALL has 4 elements"}), answer_to)
         if not isinstance(message[2], str) or not isinstance(message[3], dict):
             raise BadFrame(
                 FormationViolationError(details={"cause": "Action string, Payload object"}),
