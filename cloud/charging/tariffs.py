@@ -8,7 +8,6 @@ billed by the version in force on the local date it started (protocols.tariffs.v
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +25,7 @@ from cloud.charging.models import (
     Station,
     TariffMode,
 )
+from cloud.charging.station_publish import publish_station_chargers
 from cloud.charging.tariff_schemas import (
     BillLineOut,
     BillOut,
@@ -308,16 +308,8 @@ async def _publish(row: ChargingTariff) -> None:
 
 async def _republish_chargers(station_id: int) -> None:
     """The station's charger grants name the tariff that bills them (the area's, else the
-    station's): refresh them when a tariff appears, goes, or is switched on or off. The charger
-    publishing belongs to the station pages' module; it is looked up at call time so the tariff
-    library works (and is tested) without it."""
-    try:
-        module = importlib.import_module("cloud.charging.station_publish")
-    except ImportError:
-        return
-    refresh = getattr(module, "publish_station_chargers", None)
-    if refresh is not None:
-        await refresh(station_id)
+    station's): refresh them when a tariff appears, goes, or is switched on or off."""
+    await publish_station_chargers(station_id)
 
 
 # --- create, change, enable, delete ---------------------------------------------------------
