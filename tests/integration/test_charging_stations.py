@@ -49,6 +49,7 @@ from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.models import Tenant
 from cloud.passwords import verify_password
 from cloud.sites.models import Command, Edge, Site, StateChange
+from cloud.sync import Accepted
 from protocols.events import ChargerLink, ConnectorStatus
 from protocols.site import SiteKind
 from protocols.sync import Event
@@ -289,7 +290,7 @@ async def test_link_events_are_logged_once_and_flip_the_charger_online(db: str) 
                "at": now.isoformat(), "vendor": "ACME", "firmware": "1.2"})  # fmt: skip
     down = event(2, "charging.link", {"site": site.code, "charge_point": "CP-1", "online": False,
                  "at": (now - timedelta(minutes=5)).isoformat(), "reason": "late"})  # fmt: skip
-    items = [(up, ChargerLink.model_validate(up.payload))]
+    items: list[Accepted] = [(up, ChargerLink.model_validate(up.payload))]
     await links.record_links(edge, {site.code: site}, items)
     await links.record_links(edge, {site.code: site}, items)  # the same event again
     assert await DeviceLink.filter(charger_id=ident).count() == 1
