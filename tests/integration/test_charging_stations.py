@@ -332,6 +332,11 @@ async def test_device_actions_send_commands_with_the_right_payload(cloud: Client
     page = await cloud.get(f"/charging/chargers/{ident}")
     text = await page.text()
     assert page.status == 200 and 'data-command="reset"' in text and "C0001001-2" in text
+    for slug in ("reset", "clock-sync", "push-tariff", "push-hotline", "push-qr",
+                 "refresh-status", "remote-start", "remote-stop", "availability", "unlock"):  # fmt: skip
+        form = await cloud.get(f"/charging/chargers/{ident}/{slug}")
+        assert form.status == 200, slug
+        assert f'data-action="{slug}"' in await form.text()
     form = await cloud.get(f"/charging/chargers/{ident}/push-hotline")
     csrf = await _csrf_of(await form.text())
     resp = await cloud.post(
@@ -431,6 +436,19 @@ async def test_pages_and_api_make_stations_and_chargers(cloud: Client) -> None:
     )
     owner = await resp.json()
     assert resp.status == 201, owner
+    # A provider is reviewed from its row.
+    listed = await (await cloud.get("/charging/providers")).text()
+    provider_id = provider["id"]
+    approve = f"/charging/providers/{provider_id}/approve"
+    assert f'href="{approve}"' in listed
+    confirm = await cloud.get(approve)
+    resp = await cloud.post(
+        approve,
+        data=await _csrf_of(await confirm.text()),
+        allow_redirects=False,
+    )
+    assert resp.status == 302
+    assert (await providers.get_provider(me, provider["id"])).review.value == "approved"
     # The station form makes the station, its site and default area.
     form = await cloud.get("/charging/stations/new")
     assert form.status == 200 and "物业" in await form.text()
