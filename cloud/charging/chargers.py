@@ -7,15 +7,13 @@ station's site (cloud.sites.edges.issue_site_command) with a protocols.charging 
 
 from __future__ import annotations
 
-import importlib
-import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel
 from tortoise.transactions import in_transaction
 
 from cloud.auth import Principal
+from cloud.charging import orders
 from cloud.charging.models import (
     Area,
     Charger,
@@ -24,6 +22,7 @@ from cloud.charging.models import (
     OrderState,
     Station,
 )
+from cloud.charging.order_schemas import RemoteStartIn as OrderStart
 from cloud.charging.station_publish import charger_url, publish_charger
 from cloud.charging.station_schemas import (
     AvailabilityIn,
@@ -56,7 +55,6 @@ from protocols.charging import (
     AvailabilityCommand,
     ChargerCommand,
     DataTransferCommand,
-    RemoteStartCommand,
     RemoteStopCommand,
     ResetCommand,
     TriggerCommand,
@@ -405,51 +403,24 @@ async def refresh_status(principal: Principal, ident: int) -> CommandOut:
 
 
 async def remote_start(principal: Principal, ident: int, data: RemoteStartIn) -> CommandOut:
-    """Start charging on a connector for an id tag. The orders service makes the order first
-    when it offers `cloud.charging.orders.start_remote`; until then the command carries an
-    order uuid of its own (the edge reports the session under it)."""
+    """Start charging on a connector for an id tag (an operator's remote start): the order is
+    made first, so the session the edge reports is that order."""
     row, station = await _commandable(principal, ident)
     connector = _connector_of(row, data.connector)
     if not data.id_tag:
         raise Invalid("id_tag", "error.required")
-    start = _orders_start_remote()
-    if start is not None:
-        await start(principal, row.id, connector, data.id_tag)
-        latest = (
-            await scoped(Command, principal)
-            .filter(site_id=station.site_id, kind=CommandKind.charger_remote_start.value)
-            .order_by("-issued_at")
-            .first()
-        )
-        if latest is None:  # the orders service sends it; not finding it is a bug there
-            raise Invalid("id", "error.invalid")
-        return await get_command(principal, latest.id)
-    payload = RemoteStartCommand(
-        charge_point=row.serial, connector=connector, id_tag=data.id_tag, order=str(uuid.uuid4())
+    # The orders service makes the order (starting) and sends the command in one transaction.
+    await orders.start_remote(
+        principal, OrderStart(charger_id=row.id, connector=connector, id_tag=data.id_tag)
     )
-    return await _send(principal, station, CommandKind.charger_remote_start, payload)
-
-
-def _orders_start_remote() -> Callable[[Principal, int, int, str], Awaitable[Any]] | None:
-    """The orders service's remote start (it makes the order, then sends the command), once it
-    is there: `cloud.charging.orders.start_remote(principal, RemoteStartIn)`; None before.
-    Looked up at call time: the orders module is another part of the domain, built alongside."""
-    try:
-        orders = importlib.import_module("cloud.charging.orders")
-        schemas = importlib.import_module("cloud.charging.order_schemas")
-    except ImportError:
-        return None
-    start = getattr(orders, "start_remote", None)
-    body = getattr(schemas, "RemoteStartIn", None)
-    if start is None or body is None:
-        return None
-
-    async def call(principal: Principal, charger_id: int, connector: int, id_tag: str) -> Any:
-        return await start(
-            principal, body(charger_id=charger_id, connector=connector, id_tag=id_tag)
-        )
-
-    return call
+    latest = (
+        await scoped(Command, principal)
+        .filter(site_id=station.site_id, kind=CommandKind.charger_remote_start.value)
+        .order_by("-issued_at")
+        .first()
+    )
+    assert latest is not None, "start_remote sends the remote-start command"
+    return await get_command(principal, latest.id)
 
 
 async def remote_stop(principal: Principal, ident: int, data: ConnectorIn) -> CommandOut:

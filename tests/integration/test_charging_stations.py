@@ -375,6 +375,11 @@ async def test_device_actions_send_commands_with_the_right_payload(cloud: Client
         payload = (await Command.filter(kind=kind).order_by("-issued_at").first()).payload  # type: ignore[union-attr]
         assert payload["charge_point"] == "CP-1"
         assert expected.items() <= payload.items(), (slug, payload)
+    # The remote start made its order first (the orders service), and the command names it.
+    started = await ChargingOrder.get(charger_id=ident, connector=1)
+    assert started.state == OrderState.starting and started.id_tag == "CARD0001"
+    start = await Command.get(kind="charger_remote_start")
+    assert start.payload["order"] == str(started.uuid)
     # Remote stop names the order in progress on the connector; none there: the form says so.
     resp = await cloud.post(
         f"/charging/chargers/{ident}/remote-stop", data={**csrf, "connector": "2"}
