@@ -34,6 +34,18 @@ API_TO_PAGE = {
     "/registrants": "/campus/registrants",
     "/imports": "/campus/imports",
     "/vehicles": "/campus/vehicles",
+    "/charging-providers": "/charging/providers",
+    "/property-companies": "/charging/properties",
+    "/charging-stations": "/charging/stations",
+    "/charging-areas": "/charging/areas",
+    "/charging-spaces": "/charging/spaces",
+    "/chargers": "/charging/chargers",
+    "/connectors": "/charging/connectors",
+    "/id-tags": "/charging/id-tags",
+    "/tariffs": "/charging/tariffs",
+    "/charging-orders": "/charging/orders",
+    "/payments": "/payments",
+    "/refunds": "/refunds",
 }
 
 

@@ -34,6 +34,7 @@ from cloud.org.models import Department, Position, Role, Tenant, User
 from cloud.passwords import hash_password
 from cloud.sites.models import Command, Device, DeviceKind, Edge, SyncEvent
 from protocols.sync import ListKind
+from tests import charging_rows
 from tests.conftest import make_tenant, sign_in
 from tests.e2e.seed import Place, add_records, make_place
 
@@ -214,6 +215,13 @@ async def _import_job(t: Tenant, p: Place) -> int:
     ).id
 
 
+def _charging(make: Callable[[Tenant, str], Awaitable[int]]) -> Factory:
+    async def factory(t: Tenant, p: Place) -> int:
+        return await make(t, MARK)
+
+    return factory
+
+
 FACTORIES: dict[str, Factory] = {
     "/users": _user,
     "/roles": _role,
@@ -233,6 +241,18 @@ FACTORIES: dict[str, Factory] = {
     "/campus/vehicle-reviews": _vehicle,
     "/campus/gates": _gate,
     "/campus/visit-records": _visit,
+    "/charging/providers": _charging(charging_rows.provider_id),
+    "/charging/properties": _charging(charging_rows.property_id),
+    "/charging/stations": _charging(charging_rows.station_id),
+    "/charging/areas": _charging(charging_rows.area_id),
+    "/charging/spaces": _charging(charging_rows.space_id),
+    "/charging/chargers": _charging(charging_rows.charger_id),
+    "/charging/connectors": _charging(charging_rows.connector_id),
+    "/charging/id-tags": _charging(charging_rows.id_tag_id),
+    "/charging/tariffs": _charging(charging_rows.tariff_id),
+    "/charging/orders": _charging(charging_rows.order_id),
+    "/payments": _charging(charging_rows.payment_id),
+    "/refunds": _charging(charging_rows.refund_id),
 }
 
 
