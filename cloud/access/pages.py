@@ -14,6 +14,7 @@ from cloud.access.schemas import (
     ListEntryIn,
 )
 from cloud.auth import principal_of, require
+from cloud.org.models import Tenant, TenantKind
 from cloud.sites.service import site_choices
 from cloud.ui import Column, Filter, FormField, MenuItem, Resource
 from protocols.events import Verdict
@@ -157,6 +158,9 @@ RESOURCES = (RECORDS_PAGE, LISTS_PAGE, RULES_PAGE)
 async def home(request: web.Request) -> web.StreamResponse:
     """Today's decisions and the 30-day trend; users without the dashboard see only a welcome."""
     principal = principal_of(request)
+    tenant = await Tenant.get(id=principal.tenant_id)
+    if tenant.kind == TenantKind.charging_provider and principal.can("charging.view"):
+        raise web.HTTPFound("/charging")  # a charging operator's home is its own dashboard
     context: dict[str, object] = {"dashboard": None, "chart": None, "crumbs": [("menu.home", None)]}
     if principal.can("dashboard.view"):
         data = await service.dashboard(principal, ui.zone_of(request))

@@ -24,6 +24,7 @@ from cloud.charging.models import (
     StartMethod,
     Station,
 )
+from cloud.org.models import TenantKind
 from tests.conftest import make_tenant, sign_in
 from tests.e2e.seed import principal_of_user
 
@@ -104,3 +105,16 @@ async def test_an_empty_tenant_sees_zeros(cloud: Client) -> None:
     cloud.session.cookie_jar.clear()
     await sign_in(cloud, clerk.account, clerk.password)
     assert (await cloud.get("/charging", allow_redirects=False)).status == 403
+
+
+async def test_a_charging_operator_lands_on_the_charging_home(cloud: Client) -> None:
+    operator = await make_tenant("volt")
+    operator.tenant.kind = TenantKind.charging_provider
+    await operator.tenant.save()
+    await sign_in(cloud, operator.account, operator.password)
+    landed = await cloud.get("/", allow_redirects=False)
+    assert landed.status == 302 and landed.headers["Location"] == "/charging"
+
+    school = await make_tenant("school")
+    await sign_in(cloud, school.account, school.password)
+    assert (await cloud.get("/", allow_redirects=False)).status == 200  # a school keeps its home
