@@ -114,9 +114,7 @@ class Commands:
             except CommandFailed as exc:
                 return await self._finish(command, CommandStatus.failed, str(exc))
             self.executed += 1
-            return await self._finish(
-                command, CommandStatus.done, detail, self._override(command)
-            )
+            return await self._finish(command, CommandStatus.done, detail, self._override(command))
         finally:
             self._running.discard(key)
 

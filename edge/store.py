@@ -431,9 +431,7 @@ class Store:
         rows = await self._db.execute_fetchall(
             "select name, value from edge_flag where name like ?", (LOCAL_LIST_FLAG + "%",)
         )
-        self._local_lists = {
-            str(name)[len(LOCAL_LIST_FLAG) :]: int(value) for name, value in rows
-        }
+        self._local_lists = {str(name)[len(LOCAL_LIST_FLAG) :]: int(value) for name, value in rows}
 
     async def _reload_book(self, site: str) -> None:
         """Read the site's cached state once (at start-up) into models and its book."""
@@ -459,7 +457,9 @@ class Store:
     def entities(self, site: str, entity: Entity) -> dict[str, BaseModel]:
         """The site's validated synced models of one entity kind, by key."""
         return {
-            key: model for (kind, key), model in self._models.get(site, {}).items() if kind == entity
+            key: model
+            for (kind, key), model in self._models.get(site, {}).items()
+            if kind == entity
         }
 
     def local_list_version(self, site: str) -> int:

@@ -64,7 +64,9 @@ def station_state() -> SiteState:
         ),
         StateChange(entity=Entity.id_tag, key="CARD1", data={"kind": "card"}),
         StateChange(entity=Entity.id_tag, key="APP1", data={"kind": "app"}),
-        StateChange(entity=Entity.id_tag, key="BLOCKED", data={"kind": "card", "status": "Blocked"}),
+        StateChange(
+            entity=Entity.id_tag, key="BLOCKED", data={"kind": "card", "status": "Blocked"}
+        ),
         StateChange(entity=Entity.id_tag, key="OLD", data={"kind": "card", "expires_at": later}),
     ]
     return SiteState(site=SITE, revision=1, full=True, changes=changes)
