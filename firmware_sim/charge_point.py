@@ -526,30 +526,38 @@ class ChargePointSimulator:
                 continue  # the interval changed: wait the new one
             await self._try(call.Heartbeat())
 
+    def _status_now(self, n: int) -> tuple[str, str]:
+        if n == 0:
+            operative = any(c.operative for c in self.connectors.values())
+            return ("Available" if operative else "Unavailable"), "NoError"
+        connector = self.connectors[n]
+        return connector.status, connector.error_code
+
+    def _status_call(self, n: int, status: str, code: str) -> Any:
+        return call.StatusNotification(
+            connector_id=self._number(n),
+            error_code=code or "NoError",
+            status=status,
+            timestamp=now_iso(),
+        )
+
     async def send_status(self, n: int, status: str = "", code: str = "") -> None:
         """StatusNotification for connector n (0: the whole charge point), as it is now unless
         the status it changed to is given."""
-        if status:
-            pass
-        elif n == 0:
-            status, code = ("Available", "NoError")
-            if all(not c.operative for c in self.connectors.values()):
-                status = "Unavailable"
-        else:
-            connector = self.connectors[n]
-            status, code = connector.status, connector.error_code
-        await self._try(
-            call.StatusNotification(
-                connector_id=self._number(n),
-                error_code=code or "NoError",
-                status=status,
-                timestamp=now_iso(),
-            )
-        )
+        if not status:
+            status, code = self._status_now(n)
+        await self._try(self._status_call(n, status, code))
 
     async def _send_all_status(self) -> None:
-        for n in range(0, self.config.connectors + 1):
-            await self.send_status(n)
+        """Every connector's status as it is at this instant, before any later change (a
+        change made meanwhile queues its own StatusNotification behind these)."""
+        snapshot = [(n, *self._status_now(n)) for n in range(self.config.connectors + 1)]
+        async with self._order:
+            for n, status, code in snapshot:
+                try:
+                    await self._request_now(self._status_call(n, status, code))
+                except (LinkLost, OCPPError):
+                    return
 
     def _set_status(self, connector: Connector, status: str, error_code: str = "NoError") -> None:
         if connector.status == status and connector.error_code == error_code:
