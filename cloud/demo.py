@@ -9,6 +9,7 @@ from tortoise.transactions import in_transaction
 
 from cloud.access.models import AccessRule, ListEntry
 from cloud.campus.demo import DEMO_REGISTERED_PLATE, populate_campus
+from cloud.charging.demo import populate_charging
 from cloud.db import close_db, open_db
 from cloud.org.models import Tenant, User
 from cloud.passwords import hash_password
@@ -16,7 +17,7 @@ from cloud.sites.edges import token_hash
 from cloud.sites.models import Device, DeviceKind, Edge, Gate, Lane, Site
 from cloud.state import publish
 from protocols import sync as wire
-from protocols.site import LaneConfig, SiteDocument, default_action_for
+from protocols.site import LaneConfig, SiteDocument, SiteKind, default_action_for
 
 DEMO_ACCOUNT = "admin"
 DEMO_PASSWORD = "wayside-demo"
@@ -120,7 +121,10 @@ async def populate(document: SiteDocument, edge_code: str, public_key: str = "")
                             min_confidence=lane.min_confidence,
                         ),
                     )
-            await _lists(tenant, site)
+            if config.kind == SiteKind.charging_station:
+                await populate_charging(tenant, site.code)
+            else:
+                await _lists(tenant, site)
         await populate_campus(tenant)
 
 

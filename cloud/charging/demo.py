@@ -4,24 +4,61 @@ edge."""
 
 from __future__ import annotations
 
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
 from tortoise.transactions import in_transaction
 
 from cloud.charging.chargers import new_charger
 from cloud.charging.models import (
     ChargeSpeed,
+    ChargingTariff,
+    ChargingTariffVersion,
     CurrentType,
     IdTag,
     IdTagKind,
     PropertyCompany,
     ReviewState,
     ServiceProvider,
+    Station,
+    TariffMode,
 )
 from cloud.charging.station_publish import publish_id_tag
 from cloud.charging.stations import new_station
+from cloud.charging.tariffs import publish_tariff
 from cloud.org.models import Tenant
+from protocols.tariffs import Period, time_of_use_charging
 
 DEMO_CHARGERS = ("CP-DEMO-1", "CP-DEMO-2")
 DEMO_CARDS = ("CARD0001", "CARD0002")
+
+
+async def _demo_tariff(tenant: Tenant, station: Station) -> None:
+    """The station's peak/flat/valley tariff, in force from today."""
+    periods = [
+        (Period.valley, time(0, 0), time(8, 0), 30, 40),
+        (Period.flat, time(8, 0), time(10, 0), 70, 60),
+        (Period.peak, time(10, 0), time(15, 0), 110, 80),
+        (Period.flat, time(15, 0), time(18, 0), 70, 60),
+        (Period.sharp, time(18, 0), time(21, 0), 130, 80),
+        (Period.flat, time(21, 0), time(23, 0), 70, 60),
+        (Period.valley, time(23, 0), time(0, 0), 30, 40),
+    ]
+    document = time_of_use_charging("演示峰平谷电价", periods, [3000, 5000, 10000])
+    tariff = await ChargingTariff.create(
+        tenant=tenant,
+        station=station,
+        name=document.name,
+        mode=TariffMode.time_of_use,
+        prepay_options=list(document.prepay_options_fen),
+    )
+    await ChargingTariffVersion.create(
+        tariff=tariff,
+        effective_from=datetime.now(ZoneInfo(document.zone)).date(),
+        document=document.model_dump(mode="json"),
+        operator="demo",
+    )
+    await publish_tariff(tariff)
 
 
 async def populate_charging(tenant: Tenant, site_code: str) -> None:
@@ -46,7 +83,7 @@ async def populate_charging(tenant: Tenant, site_code: str) -> None:
             city="北京市",
             address="海淀区演示路 1 号",
         )
-        _, _, area, _ = await new_station(
+        station, _, area, _ = await new_station(
             tenant.id,
             owner.id,
             site_code,
@@ -81,6 +118,7 @@ async def populate_charging(tenant: Tenant, site_code: str) -> None:
                     "max_voltage_v": 750,
                 },
             )
+        await _demo_tariff(tenant, station)
         for number, tag in enumerate(DEMO_CARDS, start=1):
             card = await IdTag.create(
                 tenant=tenant, tag=tag, kind=IdTagKind.card, holder=f"演示车主{number}"

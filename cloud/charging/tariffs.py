@@ -285,7 +285,7 @@ def versions_to_send(
     return [v for v in ordered if v.effective_from >= start]
 
 
-async def _publish(row: ChargingTariff) -> None:
+async def publish_tariff(row: ChargingTariff) -> None:
     """What the station's edge holds for this tariff: its versions while enabled, else nothing.
     Inside the transaction of the change."""
     station = await Station.get(id=row.station_id)
@@ -379,7 +379,7 @@ async def create_tariff(
             principal, ChargingTariff, ENTITY, {"station_id": data.station_id, **_row_fields(data)}
         )
         await _save_version(principal, row, document, now)
-        await _publish(row)
+        await publish_tariff(row)
     return await get_tariff(principal, row.id)
 
 
@@ -398,12 +398,12 @@ async def update_tariff(
         if changes:
             await row.save()
             await audit(principal, "update", ENTITY, row.id, changes)
-            await _publish(row)
+            await publish_tariff(row)
     return await get_tariff(principal, ident)
 
 
 async def set_tariff_enabled(principal: Principal, ident: int, enabled: bool) -> TariffOut:
-    await set_enabled_row(principal, ChargingTariff, ENTITY, ident, enabled, after=_publish)
+    await set_enabled_row(principal, ChargingTariff, ENTITY, ident, enabled, after=publish_tariff)
     return await get_tariff(principal, ident)
 
 
