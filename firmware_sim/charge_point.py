@@ -469,6 +469,8 @@ class ChargePointSimulator:
         task = asyncio.ensure_future(
             cp.call(payload, suppress=False, skip_schema_validation=self._skip_validation)
         )
+        # Its outcome is read below, unless this request is itself cancelled first.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
         done, _ = await asyncio.wait(
             {task, down},
             timeout=self.config.response_timeout_s,

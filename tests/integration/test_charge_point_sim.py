@@ -3,9 +3,11 @@ a remote start metered along the charging curve, the stop's transactionData, the
 queue replayed in order, Reset and a plain reconnect, the commands firmware must answer, and
 the firmware quirks.
 
-The central system is the benchmark's reference (tests/bench/ocpp_reference.py: the `ocpp`
-package's documented example) served in process by aiohttp, so the test can also send it
-CALLs (RemoteStart, Reset...) and read every frame it received. Intervals are scaled down.
+The last tests run against the edge's own central system (edge/ocpp, driven through its
+charger commands, its records read back). The others run against the benchmark's reference
+(tests/bench/ocpp_reference.py, from the `ocpp` package's documented example) served in
+process by aiohttp, so a test can send it CALLs (RemoteStart, Reset...) and read every frame
+it received. Intervals are scaled down.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +26,19 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
 from firmware_sim.charge_point import ChargePointConfig, ChargePointSimulator, Quirks
+from protocols.sync import CommandKind
 from tests.bench.ocpp_reference import ChargePoint as ReferenceChargePoint
 from tests.conftest import free_port
+from tests.integration.test_edge_ocpp import (
+    Edge,
+    _count,
+    command,
+    ocpp_settings,
+    run_command,
+    running_edge,
+    station_state,
+)
+from tests.support import eventually
 
 
 class Adapter:
@@ -443,3 +457,124 @@ async def test_quirks_go_on_the_wire(
         ("Transaction.Begin", "kWh"),
     }
     assert next(v["value"] for v in energy if v["context"] == "Transaction.Begin") == "0.000"
+
+
+# --- against the edge's central system (edge/ocpp) ---------------------------------------------
+
+
+@pytest.fixture
+async def edge(tmp_path: Path) -> AsyncIterator[Edge]:
+    async with running_edge(ocpp_settings(tmp_path), station_state()) as running:
+        yield running
+
+
+async def periodic_energy(edge: Edge, meter_values: int) -> list[int]:
+    """The registers the edge recorded from the MeterValues (its first events; the stop's
+    transactionData comes after them as one more)."""
+    events = await edge.events("charging.metered")
+    return [int(s["energy_wh"]) for m in events[:meter_values] for s in m["samples"]]
+
+
+def edge_config(edge: Edge, **overrides: Any) -> ChargePointConfig:
+    # CP1 of the edge tests' station: two connectors, a 30 s heartbeat (0.15 s here).
+    return config(edge.url("CP1").removesuffix("/CP1"), charge_point_id="CP1", **overrides)
+
+
+async def test_edge_boot_heartbeats_and_a_remote_session_billed(
+    edge: Edge, sims: Callable[[ChargePointConfig], ChargePointSimulator]
+) -> None:
+    sim = sims(edge_config(edge, time_scale=300.0))
+    await sim.start()
+    await sim.wait_online()
+    assert sim.registration == "Accepted" and sim.settings["HeartbeatInterval"] == "30"
+    await until(lambda: len(sim.calls("Heartbeat")) >= 2)
+
+    order = "0b7c1a52-3d4e-4f7a-9b1c-2d3e4f5a6b70"
+    started = await run_command(
+        edge,
+        command(
+            CommandKind.charger_remote_start,
+            charge_point="CP1",
+            connector=2,
+            id_tag="APP1",
+            order=order,
+        ),
+    )
+    assert started["status"] == "done"
+    transaction_id = await sim.wait_transaction_id(2)
+    await until(lambda: len(sim.calls("MeterValues")) >= 8)
+    stopped = await run_command(
+        edge, command(CommandKind.charger_remote_stop, charge_point="CP1", order=order)
+    )
+    assert stopped["status"] == "done"
+    await until(lambda: len(sim.calls("StopTransaction")) == 1)
+    await eventually(lambda: _count(edge, "charging.stopped", 1), 5, "stopped")
+
+    [begun] = await edge.events("charging.started")
+    assert begun["order"] == order and begun["transaction_id"] == transaction_id
+    metered = await periodic_energy(edge, len(sim.calls("MeterValues")))
+    assert metered == sorted(metered) and len(metered) >= 8
+    [bill] = await edge.events("charging.stopped")
+    stop = sim.calls("StopTransaction")[0]
+    start = sim.calls("StartTransaction")[0]
+    assert bill["energy_wh"] == stop["meterStop"] - start["meterStart"] > 0
+    assert bill["bill"]["total_fen"] > 0
+    assert sim.boots == 1
+
+
+async def test_edge_gets_the_offline_session_in_order_without_a_new_boot(
+    edge: Edge, sims: Callable[[ChargePointConfig], ChargePointSimulator]
+) -> None:
+    sim = sims(edge_config(edge, connectors=1))
+    await sim.start()
+    await sim.wait_online()
+    assert await sim.swipe("CARD1")
+    transaction_id = await sim.wait_transaction_id(1)
+    await sim.cut_link()
+    await asyncio.sleep(0.3)
+    await sim.stop_transaction(1, "Local", id_tag="CARD1")
+    sim.restore_link()
+    await eventually(lambda: _count(edge, "charging.stopped", 1), 5, "stopped after replay")
+    [stopped] = await edge.events("charging.stopped")
+    stop = sim.calls("StopTransaction")[0]
+    assert stopped["transaction_id"] == transaction_id
+    assert (
+        stopped["energy_wh"] == stop["meterStop"] - sim.calls("StartTransaction")[0]["meterStart"]
+    )
+    metered = await periodic_energy(edge, len(sim.calls("MeterValues")))
+    assert len(metered) >= 4 and metered == sorted(metered)
+    assert sim.boots == 1 and sim.connections == 2
+
+
+async def test_edge_reset_command_reboots_the_charger(
+    edge: Edge, sims: Callable[[ChargePointConfig], ChargePointSimulator]
+) -> None:
+    sim = sims(edge_config(edge))
+    await sim.start()
+    await sim.wait_online()
+    result = await run_command(edge, command(CommandKind.charger_reset, charge_point="CP1"))
+    assert result["status"] == "done"
+    await until(lambda: sim.boots == 2 and sim.online.is_set())
+    assert sim.connections == 2
+
+
+async def test_edge_answers_a_resent_start_with_the_same_id_and_reads_kwh(
+    edge: Edge, sims: Callable[[ChargePointConfig], ChargePointSimulator]
+) -> None:
+    quirks = Quirks(energy_kwh=True, duplicate_begin_sample=True, resend_start=True)
+    sim = sims(edge_config(edge, connectors=1, quirks=quirks))
+    await sim.start()
+    await sim.wait_online()
+    assert await sim.swipe("CARD1")
+    await sim.wait_transaction_id(1)
+    await until(lambda: len(sim.calls("MeterValues")) >= 3)
+    await sim.swipe("CARD1")
+    await eventually(lambda: _count(edge, "charging.stopped", 1), 5, "stopped")
+    [(lost, kept)] = sim.duplicate_starts
+    assert lost == kept
+    [stopped] = await edge.events("charging.stopped")
+    start, stop = sim.calls("StartTransaction")[0], sim.calls("StopTransaction")[0]
+    assert stopped["energy_wh"] == stop["meterStop"] - start["meterStart"]
+    metered = [s["energy_wh"] for m in await edge.events("charging.metered") for s in m["samples"]]
+    # Billed from the periodic register (kWh read as such), never from the Begin sample's 0.
+    assert all(wh >= start["meterStart"] - 1 for wh in metered)
