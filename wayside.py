@@ -175,8 +175,21 @@ def _demo_pass_holders(
     return []
 
 
+def _demo_chargers(
+    site: SiteDocument, edge_url: str, serials: tuple[str, ...], cards: tuple[str, ...]
+) -> list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]:
+    """The demo station's charge points, on OCPP 1.6J to the edge, with drivers charging."""
+    from firmware_sim.charging_site import run_demo_chargers
+
+    if not any(config.kind == SiteKind.charging_station for config in site.sites):
+        return []
+    ocpp_url = edge_url.replace("http://", "ws://", 1) + "/ocpp"
+    return [functools.partial(run_demo_chargers, ocpp_url, serials, cards)]
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from cloud.campus.demo import DEMO_TEACHER
+    from cloud.charging.demo import DEMO_CARDS, DEMO_CHARGERS
     from cloud.db import upgrade
     from cloud.demo import DEMO_ACCOUNT, DEMO_PASSWORD, DEMO_REGULARS, seed_demo
     from edge.agent import run_edge
@@ -250,6 +263,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
                     site, edge_url, stop, args.traffic or None, DEMO_REGULARS
                 ),
                 *_demo_pass_holders(site, cloud_url, edge_url, DEMO_TEACHER),
+                *_demo_chargers(site, edge_url, DEMO_CHARGERS, DEMO_CARDS),
                 announce,
             ]
         )

@@ -92,6 +92,18 @@ async def test_the_demo_runs_records_traffic_and_stops_cleanly(tmp_path: Path) -
                 await asyncio.sleep(0.5)
             assert passes, "the demo teacher's QR pass reached the cloud as an access record"
             assert passes[0]["verdict"] == "open" and passes[0]["reason"] == "registrant"
+            # The demo station's simulated chargers start sessions with the demo cards.
+            deadline = time.monotonic() + 30
+            orders: list[dict[str, object]] = []
+            while time.monotonic() < deadline and not orders:
+                async with session.get(
+                    f"http://127.0.0.1:{cloud_port}/api/v1/charging-orders"
+                ) as resp:
+                    assert resp.status == 200, await resp.text()
+                    orders = (await resp.json())["items"]
+                await asyncio.sleep(0.5)
+            assert orders, "a simulated charging session reached the cloud as an order"
+            assert {order["id_tag"] for order in orders} <= {"CARD0001", "CARD0002"}
         demo.send_signal(signal.SIGINT)
         output, _ = await asyncio.wait_for(demo.communicate(), 30)
         text = output.decode()
