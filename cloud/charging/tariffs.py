@@ -1,9 +1,11 @@
 """Tariffs (计费规则, 3.2.7): a station's or an area's prices as versioned protocols.tariffs
 documents, published to the station's edge; and the billing test.
 
-Each save makes a version that takes effect at the next local midnight (CloudSettings.timezone);
-a tariff's first version takes effect at once (today's date: nothing it replaces). A session is
-billed by the version in force on the local date it started (protocols.tariffs.version_in_force).
+Each save, the first included, makes a version that takes effect at the next local midnight
+(CloudSettings.timezone; requirement 3.2.7: 当日24:00生效). A session is billed by the version in
+force on the local date it started (protocols.tariffs.version_in_force), so one that crosses
+midnight keeps the tariff it started under. The billing test of a tariff not yet in force
+uses its first version.
 """
 
 from __future__ import annotations
@@ -346,9 +348,8 @@ def _row_fields(data: TariffIn) -> dict[str, Any]:
 async def _save_version(
     principal: Principal, row: ChargingTariff, document: TariffDocument, now: datetime | None
 ) -> ChargingTariffVersion | None:
-    """A version of `document`: effective today for the first one, else from the next local
-    midnight (a change already waiting for that midnight is replaced). None when the document
-    is the latest version's already."""
+    """A version of `document` effective from the next local midnight (a change already waiting
+    for that midnight is replaced). None when the document is the latest version's already."""
     today = (now or datetime.now(UTC)).astimezone(_zone).date()
     body = document.model_dump(mode="json")
     latest = (
@@ -358,7 +359,7 @@ async def _save_version(
     )
     if latest is not None and latest.document == body:
         return None
-    effective = today if latest is None else today + timedelta(days=1)
+    effective = today + timedelta(days=1)
     if latest is not None and latest.effective_from >= effective:
         latest.document = body
         latest.operator = principal.account
@@ -489,6 +490,8 @@ async def bill_test(
     ]
     started = readings[0].at
     document = version_in_force(versions, started, _zone)
+    if document is None and versions:
+        document = versions[0][1]  # not in force yet: test what it will charge
     if document is None:
         raise Invalid("at" if field == "energy_wh" else field, "tariffs.error.no_version")
     effective = next(day for day, doc in versions if doc is document)

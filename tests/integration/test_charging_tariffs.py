@@ -172,7 +172,8 @@ async def test_a_valid_save_publishes_the_tariff_with_its_version(cloud: Client)
     tariff = await ChargingTariff.get(name="峰平谷测试")
     assert tariff.area_id == area.id and tariff.prepay_options == [2000, 5000]
     version = await ChargingTariffVersion.get(tariff=tariff)
-    assert version.effective_from == datetime.now(SH).date()  # a first version applies at once
+    # Even a first version takes effect at the next local midnight (当日24:00生效).
+    assert version.effective_from == datetime.now(SH).date() + timedelta(days=1)
     document = parse_tariff(version.document)
     assert document.time_of_use and document.zone == "Asia/Shanghai"
     grant = await _grant(tariff.id)
@@ -209,6 +210,10 @@ async def test_an_edit_is_a_new_version_from_the_next_local_midnight(cloud: Clie
     )
     assert resp.status == 302, await resp.text()
     tariff = await ChargingTariff.get(name="统一价")
+    today = datetime.now(SH).date()
+    yesterday = today - timedelta(days=1)
+    # As if made yesterday: its version is in force today.
+    await ChargingTariffVersion.filter(tariff=tariff).update(effective_from=yesterday)
     edit = await (await cloud.get(f"{PATH}/{tariff.id}/edit")).text()
     assert 'value="0.80"' in edit and 'value="0.40"' in edit
     for price in ("0.90", "0.95"):  # two edits on one day: one pending version, the later one
@@ -218,13 +223,12 @@ async def test_an_edit_is_a_new_version_from_the_next_local_midnight(cloud: Clie
             allow_redirects=False,
         )
         assert resp.status == 302, await resp.text()
-    today = datetime.now(SH).date()
     versions = await ChargingTariffVersion.filter(tariff=tariff).order_by("effective_from")
-    assert [v.effective_from for v in versions] == [today, today + timedelta(days=1)]
+    assert [v.effective_from for v in versions] == [yesterday, today + timedelta(days=1)]
     assert parse_tariff(versions[1].document).elements[0].components[0].price_fen == 95
     grant = await _grant(tariff.id)
     assert grant is not None and [v.effective_from for v in grant.versions] == [
-        today,
+        yesterday,
         today + timedelta(days=1),
     ]
     # A session starting now is billed by today's version; one starting after midnight, by the new.
@@ -233,7 +237,7 @@ async def test_an_edit_is_a_new_version_from_the_next_local_midnight(cloud: Clie
     now_bill = await service.bill_test(
         admin, tariff.id, BillTestIn(energy_wh=10_000, at=principal_now)
     )
-    assert now_bill.effective_from == today and now_bill.electricity_fen == 800
+    assert now_bill.effective_from == yesterday and now_bill.electricity_fen == 800
     midnight = datetime.combine(today + timedelta(days=1), _t(0, 30), SH)
     later = await service.bill_test(admin, tariff.id, BillTestIn(energy_wh=10_000, at=midnight))
     assert later.effective_from == today + timedelta(days=1) and later.electricity_fen == 950
@@ -371,8 +375,9 @@ async def test_the_api_names_the_uncovered_minutes_and_creates_a_valid_tariff(
         f"{API_PREFIX}/tariffs/{created['id']}", json=body, headers={"X-CSRF-Token": csrf}
     )
     assert resp.status == 422 and (await resp.json())["field"] == "prepay_options_fen"
-    versions = await cloud.get(f"{API_PREFIX}/tariffs/{created['id']}/versions")
-    assert (await versions.json())["in_force_id"] is not None
+    versions = await (await cloud.get(f"{API_PREFIX}/tariffs/{created['id']}/versions")).json()
+    assert versions["in_force_id"] is None, "a new tariff is not in force before midnight"
+    assert len(versions["versions"]) == 1
 
 
 async def test_another_tenants_tariff_is_not_found(cloud: Client) -> None:
