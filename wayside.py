@@ -363,6 +363,9 @@ def main(argv: list[str] | None = None) -> None:
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.log_level != "DEBUG":
+        # The ocpp package logs every frame at INFO; our own log says what happened.
+        logging.getLogger("ocpp").setLevel(logging.WARNING)
     handler: Callable[[argparse.Namespace], None] = args.func
     try:
         handler(args)

@@ -57,15 +57,24 @@ def build_menu(
     """Menu sections holding only what the principal may open, in a fixed section order."""
     if principal is None:
         return []
-    sections: dict[str, list[dict[str, Any]]] = {}
-    for item in sorted(items, key=lambda i: i.order):
-        if item.permission is not None and not principal.can(item.permission):
-            continue
+    here, _, here_query = path.partition("?")
+
+    def matches(item: MenuItem) -> bool:
         base, _, query = item.path.partition("?")
-        here, _, here_query = path.partition("?")
-        active = here == base if base == "/" else here.startswith(base)
-        if query:  # entries of one list told apart by a query (white/black list)
-            active = active and query in here_query
+        found = here == base if base == "/" else here == base or here.startswith(base + "/")
+        # Entries of one list told apart by a query (white/black list).
+        return found and (not query or query in here_query)
+
+    visible = [
+        item
+        for item in sorted(items, key=lambda i: i.order)
+        if item.permission is None or principal.can(item.permission)
+    ]
+    # The most specific entry is the active one: /charging/orders, not also /charging.
+    longest = max((len(i.path.partition("?")[0]) for i in visible if matches(i)), default=-1)
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for item in visible:
+        active = matches(item) and len(item.path.partition("?")[0]) == longest
         sections.setdefault(item.group, []).append(
             {"label": item.label, "path": item.path, "active": active}
         )
