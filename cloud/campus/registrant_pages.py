@@ -3,7 +3,6 @@ access rules per registrant and in bulk by filter, Excel templates, import and i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import time
 from typing import Any
@@ -30,20 +29,17 @@ from cloud.campus.registrant_schemas import (
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.service import department_choices
 from cloud.ui import Column, Filter, FormField, MenuItem, Resource
-from cloud.ui.layout import PAGE_SIZES
 from cloud.ui.resources import Choices
-from cloud.ui.values import display
 from cloud.ui.views import (
     _choices,
     _crumbs,
-    _filter_data,
     _strip_bad_fields,
     _url,
     action_view,
     error_text,
     export_view,
     form_view,
-    query_params,
+    list_view,
     validation_errors,
 )
 
@@ -223,69 +219,14 @@ IMPORTS_PAGE = Resource(
 # --- a list page with its own template ---------------------------------------------------------
 
 
-async def _list_page(
-    request: web.Request, resource: Resource, template: str, extra: Mapping[str, Any] | None = None
-) -> web.Response:
-    """The generic list (filters, sort, pages) rendered by a template that extends list.html,
-    with each row's item at hand for its own actions."""
-    principal = principal_of(request)
-    lang = ui.language_of(request)
-    zone = ui.zone_of(request)
-    params = query_params(request, resource)
-    filters, filter_errors = _strip_bad_fields(
-        resource.filter_model, _filter_data(request, resource)
-    )
-    page = await resource.crud.list(principal, filters, params)
-    state = {
-        **{f.name: request.query.get(f.name, "") for f in resource.filters},
-        "sort": params.sort,
-        "desc": "1" if params.desc else "",
-        "page_size": params.page_size if params.page_size != 20 else "",
-    }
-    rows = [
-        {
-            "id": item.id,
-            "enabled": getattr(item, "enabled", None),
-            "item": item,
-            "cells": [
-                display(getattr(item, c.name, None), c.kind, lang, zone, c.prefix)
-                for c in resource.columns
-            ],
-        }
-        for item in page.items
-    ]
-    filter_query = {f.name: request.query.get(f.name, "") for f in resource.filters}
-    return ui.render(
-        request,
-        template,
-        {
-            "resource": resource,
-            "rows": rows,
-            "page": page,
-            "pages": max(1, math.ceil(page.total / page.page_size)),
-            "params": params,
-            "state": state,
-            "page_sizes": PAGE_SIZES,
-            "url": _url,
-            "choices": await _choices(resource.filters, principal, lang),
-            "filter_errors": filter_errors,
-            "can_edit": principal.can(resource.edit_permission),
-            "crumbs": _crumbs(resource),
-            "error_text": error_text,
-            "filter_query": urlencode({k: v for k, v in filter_query.items() if v}),
-            **(extra or {}),
-        },
-    )
+async def _filter_query(request: web.Request, principal: Principal) -> dict[str, Any]:
+    """The list's filters as a query string, for the toolbar's bulk actions over them."""
+    given = {f.name: request.query.get(f.name, "") for f in REGISTRANTS_PAGE.filters}
+    return {"filter_query": urlencode({k: v for k, v in given.items() if v})}
 
 
-@require(VIEW)
-async def registrants_list(request: web.Request) -> web.StreamResponse:
-    return await _list_page(request, REGISTRANTS_PAGE, "campus/registrants/list.html")
-
-
-@require(VIEW)
-async def imports_list(request: web.Request) -> web.StreamResponse:
-    return await _list_page(request, IMPORTS_PAGE, "campus/registrants/imports.html")
+registrants_list = list_view(REGISTRANTS_PAGE, "campus/registrants/list.html", _filter_query)
+imports_list = list_view(IMPORTS_PAGE, "campus/registrants/imports.html")
 
 
 def _row_id(request: web.Request) -> int:

@@ -8,9 +8,8 @@ actions and links these pages need beside the generic ones.
 from __future__ import annotations
 
 import asyncio
-import math
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,21 +39,23 @@ from cloud.campus.vehicle_schemas import (
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.service import department_choices
 from cloud.ui import Column, Filter, FormField, MenuItem, Resource
-from cloud.ui.layout import PAGE_SIZES, render_error
+from cloud.ui.layout import render_error
 from cloud.ui.values import display
 from cloud.ui.views import (
-    _choices,
     _crumbs,
     _excel_value,
     _filter_data,
     _strip_bad_fields,
-    _url,
     action_view,
     error_text,
     export_rows,
     form_view,
+    list_view,
     query_params,
     validation_errors,
+)
+from cloud.ui.views import (
+    cell_text as generic_cell_text,
 )
 
 GROUP = "menu.group.campus"
@@ -243,66 +244,22 @@ def validity_text(item: Any, lang: str) -> str:
 def cell_text(item: Any, column: Column, lang: str, zone: ZoneInfo) -> str:
     if column.kind == "validity":
         return validity_text(item, lang)
-    return display(getattr(item, column.name, None), column.kind, lang, zone, column.prefix)
+    return generic_cell_text(item, column, lang, zone)
 
 
 def list_page(
     resource: Resource,
     template: str,
-    extra: Callable[[web.Request, Principal], Any] | None = None,
+    extra: Callable[[web.Request, Principal], Awaitable[dict[str, Any]]] | None = None,
 ) -> Handler:
-    """The generic list, rendered by `template` (which extends list.html), each row holding its
-    item; `extra` adds context (awaited when it returns an awaitable)."""
+    """The generic list, rendered by `template` (which extends list.html) with the campus cells
+    (validity) and the import link; `extra` adds the page's own context."""
 
-    @require(resource.view_permission)
-    async def handler(request: web.Request) -> web.StreamResponse:
-        principal = principal_of(request)
-        lang = ui.language_of(request)
-        zone = ui.zone_of(request)
-        params = query_params(request, resource)
-        filters, filter_errors = _strip_bad_fields(
-            resource.filter_model, _filter_data(request, resource)
-        )
-        page = await resource.crud.list(principal, filters, params)
-        state = {
-            **{f.name: request.query.get(f.name, "") for f in resource.filters},
-            "sort": params.sort,
-            "desc": "1" if params.desc else "",
-            "page_size": params.page_size if params.page_size != 20 else "",
-        }
-        rows = [
-            {
-                "id": getattr(item, "id", None),
-                "enabled": getattr(item, "enabled", None),
-                "item": item,
-                "cells": [cell_text(item, c, lang, zone) for c in resource.columns],
-            }
-            for item in page.items
-        ]
-        context: dict[str, Any] = {
-            "resource": resource,
-            "rows": rows,
-            "page": page,
-            "pages": max(1, math.ceil(page.total / page.page_size)),
-            "params": params,
-            "state": state,
-            "page_sizes": PAGE_SIZES,
-            "url": _url,
-            "choices": await _choices(resource.filters, principal, lang),
-            "filter_errors": filter_errors,
-            "can_edit": principal.can(resource.edit_permission),
-            "crumbs": _crumbs(resource),
-            "error_text": error_text,
-            "import_path": import_path(request),
-        }
-        if extra is not None:
-            added = extra(request, principal)
-            if asyncio.iscoroutine(added):
-                added = await added
-            context.update(added)
-        return ui.render(request, template, context)
+    async def context(request: web.Request, principal: Principal) -> dict[str, Any]:
+        added = await extra(request, principal) if extra is not None else {}
+        return {"import_path": import_path(request), **added}
 
-    return handler
+    return list_view(resource, template, context, cell=cell_text)
 
 
 def export_page(resource: Resource) -> Handler:
@@ -359,7 +316,7 @@ def mount_list(
     app: web.Application,
     resource: Resource,
     template: str,
-    extra: Callable[[web.Request, Principal], Any] | None = None,
+    extra: Callable[[web.Request, Principal], Awaitable[dict[str, Any]]] | None = None,
 ) -> None:
     """A resource's list (campus template), its export and its menu entry."""
     app.router.add_get(

@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from cloud import i18n, ui
-from cloud.auth import Handler, principal_of, require
+from cloud.auth import Handler, Principal, principal_of, require
 from cloud.charging import order_ingest, orders
 from cloud.charging import texts_orders as _texts  # noqa: F401 - registers the texts
 from cloud.charging.curves import meter_curve
@@ -31,17 +30,13 @@ from cloud.charging.order_schemas import (
 )
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.ui import Column, Filter, MenuItem, Resource
-from cloud.ui.layout import PAGE_SIZES, render_error
+from cloud.ui.layout import render_error
 from cloud.ui.values import display
 from cloud.ui.views import (
-    _choices,
     _crumbs,
-    _filter_data,
-    _strip_bad_fields,
-    _url,
     error_text,
     export_view,
-    query_params,
+    list_view,
 )
 
 log = logging.getLogger(__name__)
@@ -124,58 +119,14 @@ UNMATCHED_PAGE = Resource(
 # --- lists whose rows link to a detail page (shared with the payment pages) --------------------
 
 
+async def _no_row_actions(request: web.Request, principal: Principal) -> dict[str, object]:
+    return {"can_edit": False}  # no generic row actions: the detail page holds them
+
+
 def list_page(resource: Resource, template: str) -> Handler:
     """The generic list rendered by `template` (extends list.html): linked columns open the
     row's detail page at <path>/<id>."""
-
-    @require(resource.view_permission)
-    async def handler(request: web.Request) -> web.StreamResponse:
-        principal = principal_of(request)
-        lang, zone = ui.language_of(request), ui.zone_of(request)
-        params = query_params(request, resource)
-        filters, filter_errors = _strip_bad_fields(
-            resource.filter_model, _filter_data(request, resource)
-        )
-        page = await resource.crud.list(principal, filters, params)
-        state = {
-            **{f.name: request.query.get(f.name, "") for f in resource.filters},
-            "sort": params.sort,
-            "desc": "1" if params.desc else "",
-            "page_size": params.page_size if params.page_size != 20 else "",
-        }
-        rows = [
-            {
-                "id": getattr(item, "id", None),
-                "enabled": None,
-                "item": item,
-                "cells": [
-                    display(getattr(item, c.name, None), c.kind, lang, zone, c.prefix)
-                    for c in resource.columns
-                ],
-            }
-            for item in page.items
-        ]
-        return ui.render(
-            request,
-            template,
-            {
-                "resource": resource,
-                "rows": rows,
-                "page": page,
-                "pages": max(1, math.ceil(page.total / page.page_size)),
-                "params": params,
-                "state": state,
-                "page_sizes": PAGE_SIZES,
-                "url": _url,
-                "choices": await _choices(resource.filters, principal, lang),
-                "filter_errors": filter_errors,
-                "can_edit": False,  # no generic row actions: the detail page holds them
-                "crumbs": _crumbs(resource),
-                "error_text": error_text,
-            },
-        )
-
-    return handler
+    return list_view(resource, template, _no_row_actions)
 
 
 def mount_list(app: web.Application, resource: Resource, template: str) -> None:

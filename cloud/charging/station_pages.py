@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
-import math
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -79,7 +78,6 @@ from cloud.charging.station_schemas import (
 from cloud.errors import Conflict, Invalid
 from cloud.sites.schemas import CommandOut
 from cloud.ui import Column, Filter, FormField, MenuItem, Resource
-from cloud.ui.layout import PAGE_SIZES
 from cloud.ui.values import display
 from cloud.ui.views import (
     _choices,
@@ -92,6 +90,7 @@ from cloud.ui.views import (
     export_rows,
     export_view,
     form_view,
+    list_view,
     query_params,
     validation_errors,
 )
@@ -597,55 +596,10 @@ RESOURCES = (
 def list_page(resource: Resource) -> Handler:
     """The generic list, rendered by the charging template (detail links, row actions)."""
 
-    @require(resource.view_permission)
-    async def handler(request: web.Request) -> web.StreamResponse:
-        principal = principal_of(request)
-        lang, zone = ui.language_of(request), ui.zone_of(request)
-        params = query_params(request, resource)
-        filters, filter_errors = _strip_bad_fields(
-            resource.filter_model, _filter_data(request, resource)
-        )
-        page = await resource.crud.list(principal, filters, params)
-        state = {
-            **{f.name: request.query.get(f.name, "") for f in resource.filters},
-            "sort": params.sort,
-            "desc": "1" if params.desc else "",
-            "page_size": params.page_size if params.page_size != 20 else "",
-        }
-        rows = [
-            {
-                "id": getattr(item, "id", None),
-                "enabled": getattr(item, "enabled", None),
-                "item": item,
-                "cells": [
-                    display(getattr(item, c.name, None), c.kind, lang, zone, c.prefix)
-                    for c in resource.columns
-                ],
-            }
-            for item in page.items
-        ]
-        return ui.render(
-            request,
-            "charging/stations/list.html",
-            {
-                "resource": resource,
-                "rows": rows,
-                "page": page,
-                "pages": max(1, math.ceil(page.total / page.page_size)),
-                "params": params,
-                "state": state,
-                "page_sizes": PAGE_SIZES,
-                "url": _url,
-                "choices": await _choices(resource.filters, principal, lang),
-                "filter_errors": filter_errors,
-                "can_edit": principal.can(resource.edit_permission),
-                "crumbs": _crumbs(resource),
-                "error_text": error_text,
-                "detailed": resource.name in DETAILED,
-            },
-        )
+    async def context(request: web.Request, principal: Principal) -> dict[str, object]:
+        return {"detailed": resource.name in DETAILED}
 
-    return handler
+    return list_view(resource, "charging/stations/list.html", context)
 
 
 def mount(app: web.Application, resource: Resource) -> None:

@@ -5,7 +5,6 @@ fen); enable, disable, delete; the detail with every version; and the billing te
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
@@ -23,18 +22,14 @@ from cloud.charging.models import TariffMode
 from cloud.charging.tariff_schemas import BillOut, BillTestIn, TariffFilter, TariffIn, TariffOut
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.ui import Column, Filter, MenuItem, Resource
-from cloud.ui.layout import PAGE_SIZES, render_error
+from cloud.ui.layout import render_error
 from cloud.ui.values import display, input_time, parse_local
 from cloud.ui.views import (
-    _choices,
     _crumbs,
-    _filter_data,
-    _strip_bad_fields,
-    _url,
     action_view,
     error_text,
     export_view,
-    query_params,
+    list_view,
     validation_errors,
 )
 from protocols.tariffs import Period
@@ -98,53 +93,7 @@ def _ident(request: web.Request) -> int:
 # --- list ---------------------------------------------------------------------------------------
 
 
-@require(VIEW)
-async def tariff_list(request: web.Request) -> web.StreamResponse:
-    resource = TARIFFS_PAGE
-    principal = principal_of(request)
-    lang, zone = ui.language_of(request), ui.zone_of(request)
-    params = query_params(request, resource)
-    filters, filter_errors = _strip_bad_fields(
-        resource.filter_model, _filter_data(request, resource)
-    )
-    page = await resource.crud.list(principal, filters, params)
-    rows = [
-        {
-            "id": item.id,
-            "enabled": item.enabled,
-            "item": item,
-            "cells": [
-                display(getattr(item, c.name, None), c.kind, lang, zone, c.prefix)
-                for c in resource.columns
-            ],
-        }
-        for item in page.items
-    ]
-    state = {
-        **{f.name: request.query.get(f.name, "") for f in resource.filters},
-        "sort": params.sort,
-        "desc": "1" if params.desc else "",
-        "page_size": params.page_size if params.page_size != 20 else "",
-    }
-    return ui.render(
-        request,
-        "charging/tariffs/list.html",
-        {
-            "resource": resource,
-            "rows": rows,
-            "page": page,
-            "pages": max(1, math.ceil(page.total / page.page_size)),
-            "params": params,
-            "state": state,
-            "page_sizes": PAGE_SIZES,
-            "url": _url,
-            "choices": await _choices(resource.filters, principal, lang),
-            "filter_errors": filter_errors,
-            "can_edit": principal.can(EDIT),
-            "crumbs": _crumbs(resource),
-            "error_text": error_text,
-        },
-    )
+tariff_list = list_view(TARIFFS_PAGE, "charging/tariffs/list.html")
 
 
 # --- the form -----------------------------------------------------------------------------------

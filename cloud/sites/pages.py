@@ -5,7 +5,6 @@ command; device commands and refused sync events (dead letters) are read-only li
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 
@@ -33,19 +32,13 @@ from cloud.sites.schemas import (
     SiteIn,
 )
 from cloud.ui import Column, Filter, FormField, MenuItem, Resource
-from cloud.ui.layout import PAGE_SIZES
 from cloud.ui.values import display, local_time
 from cloud.ui.views import (
-    _choices,
     _crumbs,
-    _filter_data,
-    _strip_bad_fields,
-    _url,
     action_view,
-    error_text,
     export_view,
     form_view,
-    query_params,
+    list_view,
 )
 from protocols.site import DefaultAction, Direction, SiteKind, Wiring
 from protocols.sync import CommandKind
@@ -281,56 +274,13 @@ EDGES_PAGE = Resource(
 )
 
 
-@require(VIEW)
-async def edges_list(request: web.Request) -> web.StreamResponse:
-    """The generic list with the row itself at hand: status, per-site revisions, skew flags."""
-    resource = EDGES_PAGE
-    principal = principal_of(request)
-    lang = ui.language_of(request)
+async def _edges_context(request: web.Request, principal: Principal) -> dict[str, object]:
     zone = ui.zone_of(request)
-    params = query_params(request, resource)
-    filters, filter_errors = _strip_bad_fields(
-        resource.filter_model, _filter_data(request, resource)
-    )
-    page = await resource.crud.list(principal, filters, params)
-    state = {
-        **{f.name: request.query.get(f.name, "") for f in resource.filters},
-        "sort": params.sort,
-        "desc": "1" if params.desc else "",
-        "page_size": params.page_size if params.page_size != 20 else "",
-    }
-    rows = [
-        {
-            "id": item.id,
-            "enabled": item.enabled,
-            "item": item,
-            "cells": [
-                display(getattr(item, c.name, None), c.kind, lang, zone, c.prefix)
-                for c in resource.columns
-            ],
-        }
-        for item in page.items
-    ]
-    return ui.render(
-        request,
-        "sites/edges.html",
-        {
-            "resource": resource,
-            "rows": rows,
-            "page": page,
-            "pages": max(1, math.ceil(page.total / page.page_size)),
-            "params": params,
-            "state": state,
-            "page_sizes": PAGE_SIZES,
-            "url": _url,
-            "choices": await _choices(resource.filters, principal, lang),
-            "filter_errors": filter_errors,
-            "can_edit": principal.can(resource.edit_permission),
-            "crumbs": _crumbs(resource),
-            "error_text": error_text,
-            "local_time": lambda value: local_time(value, zone, seconds=False),
-        },
-    )
+    return {"local_time": lambda value: local_time(value, zone, seconds=False)}
+
+
+# The generic list with the row itself at hand: status, per-site revisions, skew flags.
+edges_list = list_view(EDGES_PAGE, "sites/edges.html", _edges_context)
 
 
 def _show_token_once(request: web.Request, created: EdgeCreated) -> web.HTTPFound:

@@ -195,7 +195,25 @@ def _row_id(request: web.Request) -> int:
     return int(request.match_info["id"])
 
 
-def list_view(resource: Resource) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+ExtraContext = Callable[[web.Request, Principal], Awaitable[dict[str, Any]]]
+CellText = Callable[[Any, Column, str, ZoneInfo], str]
+
+
+def cell_text(item: Any, column: Column, lang: str, zone: ZoneInfo) -> str:
+    return display(getattr(item, column.name, None), column.kind, lang, zone, column.prefix)
+
+
+def list_view(
+    resource: Resource,
+    template: str = "list.html",
+    extra: ExtraContext | None = None,
+    cell: CellText = cell_text,
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The list page of `resource`: filters, sorting, pagination. A domain page that shows more
+    (its own template extending list.html) passes `template` and the `extra` context it needs;
+    each row carries its `item` for such templates, and `cell` writes a domain's own column
+    kinds."""
+
     @require(resource.view_permission)
     async def handler(request: web.Request) -> web.StreamResponse:
         principal = principal_of(request)
@@ -217,32 +235,29 @@ def list_view(resource: Resource) -> Callable[[web.Request], Awaitable[web.Strea
             {
                 "id": getattr(item, "id", None),
                 "enabled": getattr(item, "enabled", None),
-                "cells": [
-                    display(getattr(item, c.name, None), c.kind, lang, zone, c.prefix)
-                    for c in resource.columns
-                ],
+                "item": item,
+                "cells": [cell(item, c, lang, zone) for c in resource.columns],
             }
             for item in page.items
         ]
-        return render(
-            request,
-            "list.html",
-            {
-                "resource": resource,
-                "rows": rows,
-                "page": page,
-                "pages": pages,
-                "params": params,
-                "state": state,
-                "page_sizes": PAGE_SIZES,
-                "url": _url,
-                "choices": await _choices(resource.filters, principal, lang),
-                "filter_errors": filter_errors,
-                "can_edit": principal.can(resource.edit_permission),
-                "crumbs": _crumbs(resource),
-                "error_text": error_text,
-            },
-        )
+        context: dict[str, Any] = {
+            "resource": resource,
+            "rows": rows,
+            "page": page,
+            "pages": pages,
+            "params": params,
+            "state": state,
+            "page_sizes": PAGE_SIZES,
+            "url": _url,
+            "choices": await _choices(resource.filters, principal, lang),
+            "filter_errors": filter_errors,
+            "can_edit": principal.can(resource.edit_permission),
+            "crumbs": _crumbs(resource),
+            "error_text": error_text,
+        }
+        if extra is not None:
+            context.update(await extra(request, principal))
+        return render(request, template, context)
 
     return handler
 
