@@ -13,9 +13,11 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian's Chromium drives the browser tests; Playwright never downloads a browser of its own.
+# Debian's Chromium drives the browser tests (Playwright never downloads a browser of its own);
+# fonts-noto-cjk draws the Chinese of screenshots and gate posters.
 browser:
-	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk)
+	@test -x /usr/bin/chromium -a -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc \
+		|| (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk)
 
 demo: $(STAMP)
 	$(VENV)/bin/wayside demo

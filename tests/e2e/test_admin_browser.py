@@ -33,6 +33,17 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def require_chromium() -> None:
+    """`make test` installs Debian's Chromium; in CI a missing browser fails, elsewhere it skips."""
+    if shutil.which(CHROMIUM) is None:
+        message = f"{CHROMIUM} is missing; install it with: apt-get install chromium"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 SHOTS = REPO / "var" / "screenshots"
 
 pytestmark = [pytest.mark.browser]
@@ -53,12 +64,7 @@ async def base_url(db: str, cloud_settings: CloudSettings) -> AsyncIterator[str]
 
 @pytest.fixture
 async def page(base_url: str) -> AsyncIterator[Page]:
-    if shutil.which(CHROMIUM) is None:
-        # `make test` installs it; in CI a missing browser fails, elsewhere it skips.
-        message = f"{CHROMIUM} is missing; install it with: apt-get install chromium"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     async with async_playwright() as driver:
         browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = await browser.new_context(

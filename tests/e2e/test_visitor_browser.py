@@ -5,7 +5,6 @@ verifies with the school's published key and names the gate)."""
 from __future__ import annotations
 
 import base64
-import shutil
 import time as clock
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -29,9 +28,15 @@ from cloud.campus.models import (
 from cloud.campus.slots import SLOT_HOURS
 from cloud.notify.models import Message
 from protocols.passes import PassKind, verify
-from tests.conftest import IN_CI, make_tenant
+from tests.conftest import make_tenant
 from tests.e2e.seed import make_place
-from tests.e2e.test_admin_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, base_url
+from tests.e2e.test_admin_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SHOTS,
+    base_url,
+    require_chromium,
+)
 
 __all__ = ["base_url"]  # the fixture, shared with the admin browser tests
 
@@ -42,11 +47,7 @@ PHONE = "13800000000"
 
 @pytest.fixture
 async def browser(base_url: str) -> AsyncIterator[Browser]:
-    if shutil.which(CHROMIUM) is None:
-        message = f"{CHROMIUM} is missing; install it with: apt-get install chromium"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     async with async_playwright() as driver:
         chromium = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
