@@ -50,6 +50,16 @@ def where_given(query: QuerySet[M], given: BaseModel, *names: str) -> QuerySet[M
     return query
 
 
+def within(query: QuerySet[M], field: str, start: Any | None, end: Any | None) -> QuerySet[M]:
+    """Rows whose `field` lies in [start, end): the "from … to …" filter of a list; either bound
+    may be missing."""
+    if start is not None:
+        query = query.filter(**{f"{field}__gte": start})
+    if end is not None:
+        query = query.filter(**{f"{field}__lt": end})
+    return query
+
+
 async def capped_count(query: QuerySet[M], cap: int) -> tuple[int, bool]:
     """Count at most cap+1 rows through a LIMITed subquery, so a huge table answers fast."""
     ids = query.limit(cap + 1).values_list("id", flat=True)

@@ -26,7 +26,7 @@ from cloud.access.schemas import (
     SiteCount,
 )
 from cloud.auth import Principal
-from cloud.crud import Crud, Page, PageParams, paginate, where_given
+from cloud.crud import Crud, Page, PageParams, paginate, where_given, within
 from cloud.db import is_postgres
 from cloud.errors import Invalid
 from cloud.org.service import (
@@ -294,10 +294,7 @@ async def list_records(
             else query.filter(plate__startswith=plate)
         )
     query = where_given(query, f, "site_id", "gate", "lane", "verdict")
-    if f.occurred_from is not None:
-        query = query.filter(occurred_at__gte=f.occurred_from)
-    if f.occurred_to is not None:
-        query = query.filter(occurred_at__lt=f.occurred_to)
+    query = within(query, "occurred_at", f.occurred_from, f.occurred_to)
     # Only the time order is offered: any other order would sort a million rows per page.
     return await paginate(
         query,

@@ -20,7 +20,7 @@ from cloud.campus.record_schemas import (
     VisitRecordOut,
     VisitState,
 )
-from cloud.crud import Crud, Page, PageParams, paginate, where_given
+from cloud.crud import Crud, Page, PageParams, paginate, where_given, within
 from cloud.org.models import Department
 from cloud.org.service import get_owned, scoped
 from cloud.sites.models import Gate
@@ -88,10 +88,7 @@ async def list_registrant_records(
         ids = _registrant_subquery(principal, f).values("id")
         query = query.filter(registrant_id__in=Subquery(ids))
     query = where_given(query, f, "gate", "method")
-    if f.occurred_from is not None:
-        query = query.filter(occurred_at__gte=f.occurred_from)
-    if f.occurred_to is not None:
-        query = query.filter(occurred_at__lt=f.occurred_to)
+    query = within(query, "occurred_at", f.occurred_from, f.occurred_to)
     page = await paginate(
         query,
         params,

@@ -30,7 +30,7 @@ from cloud.campus.vehicle_schemas import (
     VehicleUpdate,
     clean_plate,
 )
-from cloud.crud import Crud, Page, PageParams, paginate, where_given
+from cloud.crud import Crud, Page, PageParams, paginate, where_given, within
 from cloud.errors import Conflict, Invalid
 from cloud.org.models import Department
 from cloud.org.service import (
@@ -138,10 +138,7 @@ def filtered(principal: Principal, f: VehicleFilter) -> QuerySet[Vehicle]:
     registrants = _registrants(principal, f)
     if registrants is not None:
         query = query.filter(registrant_id__in=Subquery(registrants.values("id")))
-    if f.submitted_from is not None:
-        query = query.filter(submitted_at__gte=f.submitted_from)
-    if f.submitted_to is not None:
-        query = query.filter(submitted_at__lt=f.submitted_to)
+    query = within(query, "submitted_at", f.submitted_from, f.submitted_to)
     return query
 
 

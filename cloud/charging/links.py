@@ -10,7 +10,7 @@ from cloud import sync
 from cloud.auth import Principal
 from cloud.charging.models import Charger, Connector, DeviceLink
 from cloud.charging.station_schemas import LinkFilter, LinkOut
-from cloud.crud import Crud, Page, PageParams, paginate, where_given
+from cloud.crud import Crud, Page, PageParams, paginate, where_given, within
 from cloud.db import existing_uuids
 from cloud.org.service import scoped
 from cloud.sites.models import Edge, Site
@@ -47,10 +47,7 @@ async def list_links(principal: Principal, f: LinkFilter, params: PageParams) ->
     if f.serial:
         query = query.filter(charger__serial__startswith=f.serial)
     query = where_given(query, f, "online")
-    if f.at_from is not None:
-        query = query.filter(at__gte=f.at_from)
-    if f.at_to is not None:
-        query = query.filter(at__lt=f.at_to)
+    query = within(query, "at", f.at_from, f.at_to)
     return await paginate(
         query,
         params,

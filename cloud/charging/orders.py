@@ -44,7 +44,7 @@ from cloud.charging.order_schemas import (
     kwh,
     yuan,
 )
-from cloud.crud import Crud, Page, PageParams, paginate
+from cloud.crud import Crud, Page, PageParams, paginate, within
 from cloud.db import is_postgres
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.service import audit, scoped
@@ -208,10 +208,7 @@ async def list_orders(principal: Principal, f: OrderFilter, params: PageParams) 
     query = scoped(ChargingOrder, principal)
     if f.created_from is None and f.created_to is None:
         query = query.filter(created_at__gte=_now() - DEFAULT_WINDOW)
-    if f.created_from is not None:
-        query = query.filter(created_at__gte=f.created_from)
-    if f.created_to is not None:
-        query = query.filter(created_at__lt=f.created_to)
+    query = within(query, "created_at", f.created_from, f.created_to)
     if f.station:
         query = query.filter(station__name__icontains=f.station)
     if f.number:

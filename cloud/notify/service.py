@@ -23,7 +23,7 @@ from tortoise.expressions import F
 
 from cloud import i18n
 from cloud.auth import Principal
-from cloud.crud import Crud, Page, PageParams, paginate
+from cloud.crud import Crud, Page, PageParams, paginate, within
 from cloud.errors import Invalid
 from cloud.notify import texts as _texts  # noqa: F401  (registers the templates' texts)
 from cloud.notify.models import Channel, Message, MessageState, VerificationCode
@@ -264,10 +264,7 @@ async def list_messages(
         query = query.filter(recipient__contains=f.recipient)
     if f.template is not None:
         query = query.filter(template=f.template.value)
-    if f.sent_from is not None:
-        query = query.filter(created_at__gte=f.sent_from)
-    if f.sent_to is not None:
-        query = query.filter(created_at__lt=f.sent_to)
+    query = within(query, "created_at", f.sent_from, f.sent_to)
     return await paginate(
         query,
         params,

@@ -17,7 +17,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from cloud.auth import Principal
-from cloud.crud import Crud, Page, PageParams, paginate, where_given
+from cloud.crud import Crud, Page, PageParams, paginate, where_given, within
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.models import AuditLog, Department, Position, Role, Session, User
 from cloud.org.schemas import (
@@ -517,10 +517,7 @@ async def list_audit(principal: Principal, f: AuditFilter, params: PageParams) -
     if f.action:
         query = query.filter(action=f.action)
     query = where_given(query, f, "user_id")
-    if f.at_from is not None:
-        query = query.filter(at__gte=f.at_from)
-    if f.at_to is not None:
-        query = query.filter(at__lt=f.at_to)
+    query = within(query, "at", f.at_from, f.at_to)
     return await paginate(
         query,
         params,

@@ -29,7 +29,7 @@ from cloud.charging.order_schemas import (
     duration_text,
     yuan,
 )
-from cloud.crud import Crud, Page, PageParams, paginate
+from cloud.crud import Crud, Page, PageParams, paginate, within
 from cloud.db import is_postgres
 from cloud.errors import Invalid, NotFound
 from cloud.org.models import AuditLog
@@ -97,14 +97,8 @@ async def list_payments(
         query = query.filter(Q(number__startswith=f.number) | Q(order__number__startswith=f.number))
     if f.phone:
         query = query.filter(phone__startswith=f.phone)
-    if f.created_from is not None:
-        query = query.filter(created_at__gte=f.created_from)
-    if f.created_to is not None:
-        query = query.filter(created_at__lt=f.created_to)
-    if f.paid_from is not None:
-        query = query.filter(paid_at__gte=f.paid_from)
-    if f.paid_to is not None:
-        query = query.filter(paid_at__lt=f.paid_to)
+    query = within(query, "created_at", f.created_from, f.created_to)
+    query = within(query, "paid_at", f.paid_from, f.paid_to)
     return await paginate(
         query,
         params,
@@ -255,14 +249,8 @@ async def list_refunds(
         query = query.filter(payee__icontains=f.payee)
     if f.number:
         query = query.filter(Q(number__startswith=f.number) | Q(order__number__startswith=f.number))
-    if f.created_from is not None:
-        query = query.filter(created_at__gte=f.created_from)
-    if f.created_to is not None:
-        query = query.filter(created_at__lt=f.created_to)
-    if f.done_from is not None:
-        query = query.filter(done_at__gte=f.done_from)
-    if f.done_to is not None:
-        query = query.filter(done_at__lt=f.done_to)
+    query = within(query, "created_at", f.created_from, f.created_to)
+    query = within(query, "done_at", f.done_from, f.done_to)
     return await paginate(
         query,
         params,

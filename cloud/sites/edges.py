@@ -14,7 +14,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from cloud.auth import Principal
-from cloud.crud import Crud, Page, PageParams, paginate, where_given
+from cloud.crud import Crud, Page, PageParams, paginate, where_given, within
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.service import (
     apply_changes,
@@ -335,10 +335,7 @@ async def list_dead_letters(
     principal: Principal, f: DeadLetterFilter, params: PageParams
 ) -> Page[DeadLetterOut]:
     query = where_given(_dead_letters(principal), f, "edge_id", "type")
-    if f.occurred_from is not None:
-        query = query.filter(occurred_at__gte=f.occurred_from)
-    if f.occurred_to is not None:
-        query = query.filter(occurred_at__lt=f.occurred_to)
+    query = within(query, "occurred_at", f.occurred_from, f.occurred_to)
     return await paginate(
         query,
         params,
@@ -407,10 +404,7 @@ async def list_commands(
     query = where_given(scoped(Command, principal), f, "site_id", "lane", "kind")
     if f.state is not None:
         query = query.filter(_state_filter(f.state, now))
-    if f.issued_from is not None:
-        query = query.filter(issued_at__gte=f.issued_from)
-    if f.issued_to is not None:
-        query = query.filter(issued_at__lt=f.issued_to)
+    query = within(query, "issued_at", f.issued_from, f.issued_to)
     rows = await paginate(
         query,
         params,
