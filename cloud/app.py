@@ -20,6 +20,8 @@ from cloud.db import close_db, open_db
 from cloud.notify import pages as notify_pages
 from cloud.org import api as org_api
 from cloud.org import pages as org_pages
+from cloud.parking import api as parking_api
+from cloud.parking import pages as parking_pages
 from cloud.payments import pages as payments_pages
 from cloud.settings import CloudSettings
 from cloud.sites import api as sites_api
@@ -50,12 +52,12 @@ def build_app(settings: CloudSettings, *, manage_db: bool = True) -> web.Applica
     sync.setup(app)
     access_ingest.setup()
     org_api.setup(app)
-    for module in (org_api, sites_api, access_api, campus_api, charging_api):
+    for module in (org_api, sites_api, access_api, campus_api, charging_api, parking_api):
         api_plumbing.mount(app, module.ROUTES)
     api_plumbing.setup_openapi(app)
     pages_modules = (
         org_pages, sites_pages, access_pages, campus_pages, notify_pages, charging_pages,
-        payments_pages,
+        payments_pages, parking_pages,
     )  # fmt: skip
     for pages in pages_modules:
         pages.setup(app)

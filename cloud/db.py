@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "cloud.campus.models",
     "cloud.notify.models",
     "cloud.charging.models",
+    "cloud.parking.models",
 ]
 APP_LABEL = "wayside"
 

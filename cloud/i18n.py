@@ -74,6 +74,7 @@ _ENTRIES: dict[str, tuple[str, str]] = {
     "menu.group.org": ("组织权限", "Organisation"),
     "menu.group.campus": ("校园人车", "Campus"),
     "menu.group.charging": ("充电运营", "Charging"),
+    "menu.group.parking": ("停车运营", "Parking"),
     # login
     "login.title": ("登录", "Sign in"),
     "login.subtitle": ("使用账号或手机号登录", "Use your account or phone number"),
@@ -381,6 +382,12 @@ _ENTRIES: dict[str, tuple[str, str]] = {
     "perm.charging.view": ("查看充电站与订单", "View charging stations and orders"),
     "perm.charging.edit": ("管理充电站、电桩与计费", "Manage stations, chargers and tariffs"),
     "perm.charging.orders": ("处理充电订单与退费", "Handle charging orders and refunds"),
+    "perm.parking.view": ("查看停车场、泊位与停车记录", "View lots, berths and parking records"),
+    "perm.parking.edit": (
+        "管理停车场、泊位、收费规则、包月与收费员",
+        "Manage lots, berths, tariffs, monthly passes and collectors",
+    ),
+    "perm.parking.orders": ("处理停车订单与欠费", "Handle parking orders and arrears"),
     # enums
     "site.kind.campus": ("校园", "Campus"),
     "site.kind.parking_lot": ("停车场", "Parking lot"),

@@ -30,5 +30,8 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("charging.view", "perm.charging.view"),
     Permission("charging.edit", "perm.charging.edit"),
     Permission("charging.orders", "perm.charging.orders"),
+    Permission("parking.view", "perm.parking.view"),
+    Permission("parking.edit", "perm.parking.edit"),
+    Permission("parking.orders", "perm.parking.orders"),
 )
 CODES = frozenset(p.code for p in PERMISSIONS)

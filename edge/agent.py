@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from edge import pda
 from edge.api import (
+    BERTHS,
     CENTRAL,
     COMMANDS,
     LANES,
@@ -20,6 +22,7 @@ from edge.api import (
     SYNC,
     add_routes,
 )
+from edge.berths import Berths
 from edge.commands import Commands
 from edge.lanes import Lanes
 from edge.ocpp.central import CentralSystem
@@ -65,6 +68,12 @@ def build_edge_app(
         yield
         await app[LANES].stop()
 
+    async def berths_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[BERTHS] = Berths(site, app[STORE], settings)
+        await app[BERTHS].start()
+        yield
+        await app[BERTHS].stop()
+
     async def ocpp_ctx(app: web.Application) -> AsyncIterator[None]:
         app[COMMANDS] = Commands(app[STORE], app[LANES])
         app[CENTRAL] = CentralSystem(app[STORE], settings, app[COMMANDS])
@@ -91,11 +100,14 @@ def build_edge_app(
 
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(lanes_ctx)
+    app.cleanup_ctx.append(berths_ctx)
     app.cleanup_ctx.append(ocpp_ctx)
     app.on_shutdown.append(close_chargers)
     if sync:
         app.cleanup_ctx.append(sync_ctx)
     add_routes(app)
+    if settings.profile == "pda":
+        pda.setup(app, settings, site)
     return app
 
 

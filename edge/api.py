@@ -7,6 +7,7 @@ import logging
 
 from aiohttp import web
 
+from edge.berths import Berths
 from edge.commands import Commands
 from edge.lanes import BadFrame, Lane, Lanes, Outcome
 from edge.ocpp.central import CentralSystem
@@ -25,6 +26,7 @@ LANES = web.AppKey("lanes", Lanes)
 SYNC = web.AppKey("sync", SyncClient)
 COMMANDS = web.AppKey("commands", Commands)
 CENTRAL = web.AppKey("ocpp", CentralSystem)
+BERTHS = web.AppKey("berths", Berths)
 
 PUSH_PATH = "/camera/push"
 FRAME_PATH = "/gate/{lane}/frame"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -70,6 +71,16 @@ class EdgeSettings(BaseModel):
     # (see edge/ocpp/wire.py for the measurement behind it). Off only for benchmarks.
     ocpp_validate: bool = True
     ocpp_chargers: dict[str, ChargerLinkSettings] = Field(default_factory=dict)
+    # --- parking ---
+    # "site": an edge beside lanes, berths and chargers; "pda": a collector's handheld (the
+    # same agent with the PDA pages on localhost and a receipt printer, config/pda.toml).
+    profile: Literal["site", "pda"] = "site"
+    # The MQTT broker the berth sensors publish to ("" when the site has no sensors).
+    mqtt_url: str = Field(default="", pattern=r"^(mqtts?://[^/\s]+/?)?$")
+    # The PDA's device id (shown on shifts) and its ESC/POS receipt printer's serial port.
+    pda_device: str = Field(default="", max_length=64)
+    printer_port: str = Field(default="", max_length=255)
+    printer_baudrate: int = Field(default=9600, ge=1200, le=921_600)
 
     @field_validator("cloud_url")
     @classmethod

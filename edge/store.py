@@ -590,6 +590,14 @@ class Store:
         self.committed.set()
         return Recorded(record=row[0], session="", replayed=replayed), written
 
+    async def ensure_schema(self, sql: str) -> None:
+        """Create a component's own tables (idempotent `create table if not exists` script):
+        berths, the PDA and lot payments keep their tables beside the outbox, so their state
+        and its events commit in one transaction through `commit`."""
+        async with self._lock:
+            await self._db.executescript(sql)
+            await self._db.commit()
+
     async def record_event(self, event_type: str, site: str, payload: Payload) -> None:
         """Append one event on its own (device faults and other facts that change no state)."""
         async with self._lock:

@@ -94,6 +94,12 @@ class ParkingSessionEnded(Payload):
     lane: str
     plate: str
     exited_at: AwareDatetime
+    entered_at: AwareDatetime | None = None
+    due_fen: int = Field(default=0, ge=0, description="the fee by the cached tariff")
+    paid_fen: int = Field(default=0, ge=0, description="paid before the barrier opened")
+    bill: dict[str, Any] | None = Field(default=None, description="protocols.tariffs bill")
+    tariff: str = ""
+    free_reason: str = Field(default="", description="monthly, whitelist, special... when free")
 
 
 class BarrierFailed(Payload):
@@ -248,6 +254,162 @@ class UnmatchedStop(Payload):
     at: AwareDatetime
 
 
+# --- parking: lots, berths, collectors' PDAs ------------------------------------------------
+
+
+class ParkingFeeAssessed(Payload):
+    """A lot exit read a plate with an open session: the fee the lane display shows."""
+
+    session: str
+    site: str
+    lane: str
+    plate: str
+    entered_at: AwareDatetime
+    assessed_at: AwareDatetime
+    due_fen: int = Field(ge=0)
+    bill: dict[str, Any] | None = None
+    tariff: str = ""
+
+
+class NoPlateTicket(Payload):
+    """A vehicle without a readable plate took a QR ticket at a lot entry; the ticket's code
+    stands in for the plate until the exit."""
+
+    session: str
+    site: str
+    lane: str
+    ticket: str
+    issued_at: AwareDatetime
+
+
+class BerthArrived(Payload):
+    """A vehicle arrived in a berth: a berth session opened (by its sensor or a collector)."""
+
+    session: str
+    site: str
+    berth: str
+    sensor: str = ""
+    source: str = Field(default="sensor", description="sensor or collector")
+    at: AwareDatetime
+
+
+class BerthDeparted(Payload):
+    session: str
+    site: str
+    berth: str
+    sensor: str = ""
+    source: str = Field(default="sensor", description="sensor or collector")
+    at: AwareDatetime
+
+
+class SensorStatus(Payload):
+    """A geomagnetic sensor's heartbeat (battery, temperature), as the device pages show it."""
+
+    site: str
+    sensor: str
+    berth: str = ""
+    battery_pct: int = Field(ge=0, le=100)
+    temperature_c: float | None = None
+    at: AwareDatetime
+
+
+class SensorFalseAlarm(Payload):
+    """A collector reports that a berth session its sensor opened had no vehicle (地磁误报)."""
+
+    site: str
+    berth: str
+    session: str
+    sensor: str = ""
+    collector: str = ""
+    reason: str = ""
+    at: AwareDatetime
+
+
+class LockState(Payload):
+    """A parking lock's state as its Modbus registers report it."""
+
+    site: str
+    berth: str
+    state: str = Field(description="raised, lowered, moving or fault")
+    fault: str = ""
+    at: AwareDatetime
+
+
+class PlateSet(Payload):
+    """A collector entered or corrected the plate of an occupied berth's session."""
+
+    session: str
+    site: str
+    berth: str
+    plate: str = Field(max_length=16)
+    vehicle_class: str = "small"
+    collector: str = ""
+    at: AwareDatetime
+
+
+class ParkingPaid(Payload):
+    """Money taken for one parking session (cash or QR at a PDA, a lane QR, a prepayment)."""
+
+    payment: UUID
+    session: str
+    site: str
+    amount_fen: int = Field(ge=0)
+    method: str = Field(description="cash, qr, prepaid or free")
+    due_fen: int = Field(default=0, ge=0)
+    bill: dict[str, Any] | None = None
+    collector: str = ""
+    channel_ref: str = ""
+    at: AwareDatetime
+
+
+class ArrearsCollected(Payload):
+    """A collector took a plate's arrears (one record or all of them)."""
+
+    payment: UUID
+    site: str
+    plate: str
+    orders: list[str] = Field(min_length=1, description="parking order uuids settled")
+    amount_fen: int = Field(gt=0)
+    method: str = Field(description="cash or qr")
+    collector: str = ""
+    at: AwareDatetime
+
+
+class SessionFreed(Payload):
+    """A collector let a special vehicle park free."""
+
+    session: str
+    site: str
+    berth: str = ""
+    reason: str = Field(default="special", max_length=64)
+    collector: str = ""
+    at: AwareDatetime
+
+
+class ReceiptPrinted(Payload):
+    session: str
+    site: str
+    kind: str = Field(description="entry, exit or arrears")
+    copy_number: int = Field(default=1, ge=1, description="2 and above are reprints")
+    collector: str = ""
+    at: AwareDatetime
+
+
+class ShiftChanged(Payload):
+    """A collector signed in to (or out of) a section on a PDA; sign-out carries the takings."""
+
+    shift: UUID
+    site: str
+    collector: str
+    device: str
+    signed_in_at: AwareDatetime
+    signed_out_at: AwareDatetime | None = None
+    cash_fen: int = Field(default=0, ge=0)
+    qr_fen: int = Field(default=0, ge=0)
+    arrears_fen: int = Field(default=0, ge=0)
+    receipts: int = Field(default=0, ge=0)
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "access.decided": AccessDecided,
     "parking.session_started": ParkingSessionStarted,
@@ -263,6 +425,20 @@ PAYLOADS: dict[str, type[Payload]] = {
     "charging.start_failed": ChargingStartFailed,
     "charging.suspended": ChargingSuspended,
     "charging.unmatched_stop": UnmatchedStop,
+    "parking.fee_assessed": ParkingFeeAssessed,
+    "parking.no_plate_ticket": NoPlateTicket,
+    "parking.plate_set": PlateSet,
+    "parking.paid": ParkingPaid,
+    "parking.arrears_collected": ArrearsCollected,
+    "parking.freed": SessionFreed,
+    "parking.receipt_printed": ReceiptPrinted,
+    "berth.arrived": BerthArrived,
+    "berth.departed": BerthDeparted,
+    "berth.sensor_status": SensorStatus,
+    "berth.false_alarm": SensorFalseAlarm,
+    "berth.lock_state": LockState,
+    "pda.shift_started": ShiftChanged,
+    "pda.shift_ended": ShiftChanged,
 }
 
 

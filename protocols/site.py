@@ -101,12 +101,24 @@ class GateConfig(_Strict):
     lanes: list[LaneConfig] = Field(min_length=1)
 
 
+class BerthConfig(_Strict):
+    """An on-street berth wired to this edge: its geomagnetic sensor (over MQTT) and, on a
+    shared berth, its parking lock (Modbus)."""
+
+    code: str = Field(pattern=CODE_PATTERN)
+    sensor: str = Field(default="", max_length=64, description="the sensor's serial")
+    lock: ModbusEndpoint | None = None
+
+
 class SiteConfig(_Strict):
     code: str = Field(pattern=CODE_PATTERN)
     name: str = Field(min_length=1, max_length=64)
     kind: SiteKind
     capacity: int | None = Field(default=None, ge=0)
     gates: list[GateConfig] = Field(default_factory=list)
+    berths: list[BerthConfig] = Field(default_factory=list)
+    # A lot's guidance screen (free spaces), a Modbus register block.
+    guidance: ModbusEndpoint | None = None
 
     def lanes(self) -> list[tuple[GateConfig, LaneConfig]]:
         return [(gate, lane) for gate in self.gates for lane in gate.lanes]

@@ -10,6 +10,15 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from protocols.charging import ChargerGrant, IdTagGrant, TariffGrant
+from protocols.parking import (
+    ArrearsGrant,
+    BerthGrant,
+    CollectorGrant,
+    HolidayGrant,
+    MonthlyPassGrant,
+    ParkingSiteGrant,
+    SpecialPlateGrant,
+)
 from protocols.site import DefaultAction
 
 EVENTS_PATH = "/sync/v1/events"
@@ -77,6 +86,15 @@ class Entity(StrEnum):
     charger = "charger"
     tariff = "tariff"
     id_tag = "id_tag"
+    # parking (keys: site code, berth code, ISO date, plate, plate, rule id, account;
+    # models in protocols.parking; parking tariffs are `tariff` under "parking:<id>")
+    parking_site = "parking_site"
+    berth = "berth"
+    holiday = "holiday"
+    monthly_pass = "monthly_pass"
+    arrears = "arrears"
+    special_plate = "special_plate"
+    collector = "collector"
 
 
 class ListKind(StrEnum):
@@ -173,6 +191,13 @@ ENTITY_MODELS: dict[Entity, type[BaseModel]] = {
     Entity.charger: ChargerGrant,
     Entity.tariff: TariffGrant,
     Entity.id_tag: IdTagGrant,
+    Entity.parking_site: ParkingSiteGrant,
+    Entity.berth: BerthGrant,
+    Entity.holiday: HolidayGrant,
+    Entity.monthly_pass: MonthlyPassGrant,
+    Entity.arrears: ArrearsGrant,
+    Entity.special_plate: SpecialPlateGrant,
+    Entity.collector: CollectorGrant,
 }
 
 
@@ -217,6 +242,10 @@ class CommandKind(StrEnum):
     charger_reserve = "charger_reserve"
     charger_cancel_reserve = "charger_cancel_reserve"
     charger_local_list = "charger_local_list"
+    # parking (payloads: protocols.parking.command_payload)
+    lane_paid = "lane_paid"
+    lock_raise = "lock_raise"
+    lock_lower = "lock_lower"
 
 
 class Command(_Wire):

@@ -41,6 +41,7 @@ MENU_GROUPS = (
     "menu.group.home",
     "menu.group.campus",
     "menu.group.charging",
+    "menu.group.parking",
     "menu.group.access",
     "menu.group.sites",
     "menu.group.org",

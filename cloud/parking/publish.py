@@ -1,0 +1,82 @@
+"""What parking edges and PDAs hold, republished on each change (protocols.parking grants).
+
+Call these inside the transaction of the change (as `cloud.state.publish` asks), after the
+rows are saved. Tenant-wide state (tariffs, holidays, arrears, special plates, monthly passes,
+collectors) goes to every lot and road section of the tenant, because any of them may bill
+or refuse a vehicle offline; a berth goes to its own section only.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from cloud.parking.models import Berth, ParkingSite
+from cloud.sites.models import Site
+from cloud.state import publish, publish_many
+from protocols.parking import BerthGrant, ParkingSiteGrant, tariff_key
+from protocols.site import SiteKind
+from protocols.sync import Entity
+
+PARKING_KINDS = (SiteKind.parking_lot, SiteKind.street_section)
+
+
+async def parking_site_ids(tenant_id: int) -> list[int]:
+    """Every lot and road section of the tenant (the sites parking state goes to)."""
+    rows = await Site.filter(tenant_id=tenant_id, kind__in=list(PARKING_KINDS)).values("id")
+    return [int(row["id"]) for row in rows]
+
+
+async def publish_to_tenant(
+    tenant_id: int, entity: Entity, key: str, data: BaseModel | None
+) -> None:
+    """One change to every lot and road section of the tenant."""
+    for site_id in await parking_site_ids(tenant_id):
+        await publish(site_id, entity, key, data)
+
+
+async def publish_many_to_tenant(
+    tenant_id: int, changes: list[tuple[Entity, str, BaseModel | None]]
+) -> None:
+    for site_id in await parking_site_ids(tenant_id):
+        await publish_many(site_id, changes)
+
+
+def berth_grant(berth: Berth, site_code: str) -> BerthGrant:
+    return BerthGrant(
+        site=site_code,
+        number=berth.number,
+        sensor=berth.sensor,
+        has_lock=berth.has_lock,
+        enabled=berth.enabled,
+        occupied=bool(berth.session),
+        session=berth.session,
+        plate=berth.plate,
+        entered_at=berth.entered_at,
+    )
+
+
+async def publish_berth(berth: Berth, removed: bool = False) -> None:
+    """The berth (and what the cloud knows of its occupancy) to its own section's edges/PDAs."""
+    site = await Site.get(id=berth.site_id)
+    await publish(
+        berth.site_id, Entity.berth, berth.code, None if removed else berth_grant(berth, site.code)
+    )
+
+
+async def parking_site_grant(place: ParkingSite, site: Site) -> ParkingSiteGrant:
+    return ParkingSiteGrant(
+        name=site.name,
+        kind=site.kind.value,
+        tariff=tariff_key(place.tariff_id) if place.tariff_id else "",
+        capacity=site.capacity,
+        refuse_arrears_above_fen=place.refuse_arrears_above_fen,
+        arrears_confirm_above_fen=place.arrears_confirm_above_fen,
+        hotline=place.hotline,
+    )
+
+
+async def publish_parking_site(place: ParkingSite) -> None:
+    site = await Site.get(id=place.site_id)
+    await publish(
+        place.site_id, Entity.parking_site, site.code, await parking_site_grant(place, site)
+    )
