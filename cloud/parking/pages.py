@@ -11,6 +11,7 @@ from cloud.parking import (
     lane_pay,
     order_pages,
     pass_pages,
+    pda_claims,
     place_pages,
     tariff_pages,
 )
@@ -19,7 +20,7 @@ from cloud.parking import (
 def setup(app: web.Application) -> None:
     modules = (
         tariff_pages, place_pages, order_pages, arrears_pages, pass_pages, collector_pages,
-        lane_pay,
+        lane_pay, pda_claims,
     )  # fmt: skip
     for module in modules:
         module.setup(app)
