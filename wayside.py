@@ -148,6 +148,15 @@ def cmd_edge_enroll(args: argparse.Namespace) -> None:
         raise SystemExit(1) from None
 
 
+def cmd_pda(args: argparse.Namespace) -> None:
+    """The edge agent with the collector's PDA profile (pages on localhost, receipt printer)."""
+    from edge.agent import run_edge
+
+    settings, site = _edge_parts(args)
+    settings = settings.model_copy(update={"profile": "pda"})
+    asyncio.run(_run_all([lambda stop: run_edge(settings, site, stop)]))
+
+
 def cmd_sim(args: argparse.Namespace) -> None:
     from firmware_sim.site import run_site_simulators
 
@@ -201,6 +210,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
     edge_settings = load_edge_settings(Path(args.edge_config), os.environ)
     site = load_site_document(Path(edge_settings.site_file))
     cloud_url = f"http://{cloud_settings.host}:{cloud_settings.port}"
+    # Berth sensors meet the edge on a broker embedded in the demo, unless one is configured.
+    broker = None
+    if not edge_settings.mqtt_url and any(b.sensor for s in site.sites for b in s.berths):
+        from firmware_sim.broker import EmbeddedBroker
+
+        broker = EmbeddedBroker()
+        edge_settings = edge_settings.model_copy(update={"mqtt_url": broker.url})
     try:
         identity = load_identity(edge_settings.key_path, edge_settings.identity_path)
     except IdentityError:
@@ -246,6 +262,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         f"  Login:     {DEMO_ACCOUNT} / {DEMO_PASSWORD}\n"
         f"  Phones:    {cloud_url}/m/{site.tenant}/  (teacher {DEMO_TEACHER.number} / {DEMO_TEACHER.id_tail})\n"
         f"  Edge:      {edge_url}/healthz\n"
+        f"  Berths:    {edge_url}/berths\n"
         f"  Stop with Ctrl-C.\n"
     )
 
@@ -260,7 +277,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
                 lambda stop: _serve_cloud(cloud_settings, stop),
                 edge_job,
                 lambda stop: run_site_simulators(
-                    site, edge_url, stop, args.traffic or None, DEMO_REGULARS
+                    site,
+                    edge_url,
+                    stop,
+                    args.traffic or None,
+                    DEMO_REGULARS,
+                    mqtt_url=edge_settings.mqtt_url,
+                    broker=broker,
                 ),
                 *_demo_pass_holders(site, cloud_url, edge_url, DEMO_TEACHER),
                 *_demo_chargers(site, edge_url, DEMO_CHARGERS, DEMO_CARDS),
@@ -310,6 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
         "enroll", help="register this edge with the cloud, with the one-time token an admin got"
     )
     edge_config(e, default=argparse.SUPPRESS)  # `wayside edge --config X enroll` keeps X
+    e.add_argument("--cloud", default="", help="cloud base URL (default: the settings' cloud_url)")
+    e.add_argument("--token", required=True, help="the enrollment token shown in the admin UI")
+    e.set_defaults(func=cmd_edge_enroll)
+
+    p = sub.add_parser("pda", help="run a collector's PDA (the edge agent's pda profile)")
+    p.add_argument(
+        "--config", default="config/pda.toml", help="PDA settings (default: %(default)s)"
+    )
+    p.set_defaults(func=cmd_pda)
+    e = p.add_subparsers(dest="pda_command", metavar="ACTION").add_parser(
+        "enroll", help="register this PDA with the cloud, with the one-time token an admin got"
+    )
+    edge_config(e, default=argparse.SUPPRESS)
     e.add_argument("--cloud", default="", help="cloud base URL (default: the settings' cloud_url)")
     e.add_argument("--token", required=True, help="the enrollment token shown in the admin UI")
     e.set_defaults(func=cmd_edge_enroll)

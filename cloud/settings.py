@@ -27,6 +27,8 @@ class CloudSettings(BaseModel):
     secure_cookies: bool = False
     # The address phones reach the cloud at: gate QR posters and mobile links are built on it.
     public_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://[^/\s]+$")
+    # Evidence images edges upload (lane snapshots), one folder per tenant.
+    snapshot_dir: Path = Path("var/cloud/snapshots")
 
     @field_validator("database_url")
     @classmethod

@@ -76,6 +76,7 @@ def build_edge_app(
 
     async def ocpp_ctx(app: web.Application) -> AsyncIterator[None]:
         app[COMMANDS] = Commands(app[STORE], app[LANES])
+        app[BERTHS].register_commands(app[COMMANDS])
         app[CENTRAL] = CentralSystem(app[STORE], settings, app[COMMANDS])
         await app[CENTRAL].start()
         yield

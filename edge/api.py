@@ -155,8 +155,14 @@ async def ocpp_socket(request: web.Request) -> web.StreamResponse:
     return await request.app[CENTRAL].handle(request)
 
 
+async def berths_view(request: web.Request) -> web.Response:
+    """The berths this edge serves: occupancy, open session, sensor battery, lock state."""
+    return web.json_response(request.app[BERTHS].view())
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/berths", berths_view)
     app.router.add_get(OCPP_PATH, ocpp_socket)
     app.router.add_post(PUSH_PATH, camera_push)
     app.router.add_post(FRAME_PATH, gate_frame)

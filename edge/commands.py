@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from edge.drivers.modbus import DeviceError
 from edge.lanes import Lanes
+from edge.lots import CommandRefused
 from edge.store import Store
 from protocols.events import AccessDecided, CommandResult, CommandStatus, Method, Reason, Verdict
 from protocols.sync import Command, CommandKind
@@ -42,6 +43,18 @@ def _utc_now() -> datetime:
 CommandHandler = Callable[[Command], Awaitable[str]]
 
 
+def _lot_handler(handler: CommandHandler) -> CommandHandler:
+    """A lot's handler, its refusals reported as the command's failure."""
+
+    async def run(command: Command) -> str:
+        try:
+            return await handler(command)
+        except CommandRefused as exc:
+            raise CommandFailed(str(exc)) from None
+
+    return run
+
+
 class Commands:
     def __init__(
         self, store: Store, lanes: Lanes | None, now: Callable[[], datetime] = _utc_now
@@ -53,6 +66,9 @@ class Commands:
         self._handlers: dict[CommandKind, CommandHandler] = {}
         self._tasks: set[asyncio.Task[CommandStatus | None]] = set()
         self.executed = 0  # device actions taken (tests, health)
+        if lanes is not None:  # parking lots: payments and no-plate tickets (edge/lots.py)
+            self.register(CommandKind.lane_paid, _lot_handler(lanes.lots.lane_paid))
+            self.register(CommandKind.lane_ticket, _lot_handler(lanes.lots.lane_ticket))
 
     def register(self, kind: CommandKind, handler: CommandHandler) -> None:
         """Serve `kind` with handler: it returns the result's detail or raises CommandFailed."""

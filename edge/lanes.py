@@ -22,6 +22,7 @@ from edge.drivers.modbus import DeviceError
 from edge.drivers.scanner import Scanner
 from edge.engines.gate import Decision, LaneFacts, SessionAction, decide, default_policy
 from edge.engines.passes import PassLane, decide_pass
+from edge.lots import Lots
 from edge.qr import FrameReader
 from edge.settings import EdgeSettings
 from edge.store import Store
@@ -141,8 +142,12 @@ class Lanes:
                     )
                 self.lanes[config.code] = lane
                 self._by_camera[config.camera.serial.lower()] = lane
+        # Parking lots: arrears, fees, payments, tickets, the guidance screen (edge/lots.py).
+        self.lots = Lots(site, store, settings, self._open_barrier)
+        self.lots.lanes = self.lanes
 
     async def start(self) -> None:
+        await self.lots.start()
         for lane in self.lanes.values():
             if lane.barrier is not None:
                 await lane.barrier.device.connect()
@@ -159,6 +164,7 @@ class Lanes:
                 lane.barrier.device.close()
             if lane.display is not None:
                 await lane.display.stop()
+        await self.lots.stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         if self._qr_pool is not None:
@@ -185,6 +191,9 @@ class Lanes:
         snapshot = ""
         if read.snapshot:
             snapshot = f"{lane.code}/{now:%Y%m%d}/{uuid.uuid4().hex}.jpg"
+        step = await self.lots.step(lane, read, decision, now, snapshot)
+        if step is not None:
+            decision = step.decision
         record = AccessDecided(
             site=lane.site.code,
             gate=lane.gate.code,
@@ -201,12 +210,16 @@ class Lanes:
             snapshot=snapshot,
         )
         session = "" if decision.session == SessionAction.none else decision.session.value
-        recorded = await self._store.record_decision(record, session)
+        extra = step.extra if step is not None else None
+        recorded = await self._store.record_decision(record, session, extra)
         opened = False
         if decision.verdict == Verdict.open and lane.barrier is not None:
             opened = await self._open_barrier(lane)
         if lane.display is not None:
-            lane.display.show(display_frame(lane.config.direction, read.plate, decision))
+            frame = step.frame if step is not None else None
+            lane.display.show(frame or display_frame(lane.config.direction, read.plate, decision))
+        if step is not None:
+            await self.lots.committed(lane, step)
         if snapshot and read.snapshot:
             self._spawn(self._save_snapshot(self._snapshot_dir / snapshot, read.snapshot))
         return Outcome(decision, recorded.record, opened)

@@ -302,14 +302,25 @@ class _SessionChange:
     closes: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class LotExtra:
+    """What a parking lot adds to a decision's transaction (edge/lots.py): the id of the session
+    it starts, the fee fields of the session it ends, its own statements and outbox rows."""
+
+    session_id: str = ""
+    ended: dict[str, Any] | None = None
+    statements: Sequence[_Statement] = ()
+    rows: Sequence[tuple[str, ...]] = ()
+
+
 def _session_change(
-    record: AccessDecided, action: str, opened: str, now: datetime
+    record: AccessDecided, action: str, opened: str, now: datetime, extra: LotExtra | None = None
 ) -> _SessionChange:
     """The parking-session rows and events one decision implies, given the plate's open session."""
     if action == "start" and opened:
         return _SessionChange(session=opened)
     if action == "start":
-        session = str(uuid.uuid4())
+        session = (extra.session_id if extra is not None else "") or str(uuid.uuid4())
         started = ParkingSessionStarted(
             session=session,
             site=record.site,
@@ -329,7 +340,12 @@ def _session_change(
         )
     if action == "end" and opened:
         ended = ParkingSessionEnded(
-            session=opened, site=record.site, lane=record.lane, plate=record.plate, exited_at=now
+            session=opened,
+            site=record.site,
+            lane=record.lane,
+            plate=record.plate,
+            exited_at=now,
+            **((extra.ended or {}) if extra is not None else {}),
         )
         return _SessionChange(
             session=opened,
@@ -473,19 +489,22 @@ class Store:
     def open_session(self, site: str, plate: str) -> str:
         return self._open_sessions.get((site, plate), "")
 
-    async def record_decision(self, record: AccessDecided, session: str = "") -> Recorded:
+    async def record_decision(
+        self, record: AccessDecided, session: str = "", extra: LotExtra | None = None
+    ) -> Recorded:
         """Write the access record, its parking-session change and their events in ONE transaction.
 
         `session` is "start" or "end" (or "" for none). At an entry a plate that already has an
         open session keeps it (cameras often read one car twice); at an exit without one there
-        is nothing to close. Returns once the transaction is durable.
+        is nothing to close. A lot's `extra` statements and rows join the same transaction.
+        Returns once the transaction is durable.
         """
         async with self._lock:
             # Decided under the lock, so two reads of one plate cannot both open a session.
             now = _now()
             key = (record.site, record.plate)
             opened = self._open_sessions.get(key, "")
-            change = _session_change(record, session, opened, now)
+            change = _session_change(record, session, opened, now, extra)
             if change.session:
                 record = record.model_copy(update={"session": change.session})
             decided = _row("access.decided", record.site, now, record)
@@ -508,7 +527,11 @@ class Store:
             ]
             if change.sql is not None:
                 statements.append((change.sql[0], [change.sql[1]]))
-            await self._append(statements, [decided, *change.events], now)
+            rows = [decided, *change.events]
+            if extra is not None:
+                statements += extra.statements
+                rows += extra.rows
+            await self._append(statements, rows, now)
             if change.opens:
                 self._open_sessions[key] = change.session
             elif change.closes:

@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Iterable
+from datetime import datetime
 
 import aiohttp
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ from yarl import URL
 from edge.commands import Commands
 from edge.identity import Identity, IdentityError, load_identity
 from edge.lanes import Lanes
+from edge.lots import LOT_SCHEMA
 from edge.settings import EdgeSettings
 from edge.store import Batch, Store, StoreError
 from protocols.signing import BACKLOG_HEADER, sign
@@ -45,10 +47,19 @@ IDENTITY_POLL_S = 3.0
 # least one chunk every DROP_AT_LEAST_EVERY_S under unbroken traffic.
 DROP_QUIET_S = 0.2
 DROP_AT_LEAST_EVERY_S = 1.0
+# Lane snapshots (evidence images) waiting in snapshot_upload are sent one by one (edge/lots.py).
+SNAPSHOTS_PATH = "/sync/v1/snapshots/"
+SNAPSHOT_POLL_S = 1.0
+SNAPSHOT_BATCH = 20
+# A snapshot whose file never appeared (the save failed) is given up after this long.
+SNAPSHOT_GIVE_UP_S = 300.0
 NOT_ENROLLED = (
     "not enrolled: run `wayside edge enroll --cloud URL --token T` "
     "(the edge keeps deciding and recording; sync starts once enrolled)"
 )
+
+
+_DROP_SNAPSHOT = "delete from snapshot_upload where name = ?"
 
 
 class Backoff:
@@ -102,6 +113,7 @@ class SyncClient:
         self._sites = list(sites)
         self._key_path = settings.key_path
         self._identity_path = settings.identity_path
+        self._snapshot_dir = settings.snapshot_dir
         cap = settings.sync_retry_cap_s if backoff_cap_s is None else backoff_cap_s
         self._backoff = (backoff_first_s, cap)
         self._wait_s = wait_s
@@ -209,6 +221,67 @@ class SyncClient:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._push_loop(), name="sync push batches")
             group.create_task(self._drop_acked_forever(), name="sync drop acked")
+            group.create_task(self._upload_snapshots_forever(), name="sync snapshots")
+
+    async def _upload_snapshots_forever(self) -> None:
+        """Send the lanes' evidence images after their events, oldest first; an outage only
+        delays them (the rows stay until the cloud has the picture)."""
+        await self.wait_for_identity()
+        await self._store.ensure_schema(LOT_SCHEMA)
+        backoff = Backoff(*self._backoff)
+        while True:
+            rows = await self._store.read(
+                "select name, created_at from snapshot_upload order by created_at limit ?",
+                (SNAPSHOT_BATCH,),
+            )
+            failed = False
+            for name, created_at in rows:
+                if await self.upload_snapshot(str(name), str(created_at)) is None:
+                    failed = True
+                    break
+            if failed:
+                await backoff.sleep()
+                continue
+            backoff.reset()
+            if len(rows) < SNAPSHOT_BATCH:
+                await asyncio.sleep(SNAPSHOT_POLL_S)
+
+    async def upload_snapshot(self, name: str, created_at: str) -> bool | None:
+        """PUT one snapshot, signed: True when the cloud has it (or refused it for good: the
+        row is dropped), False when its file is not written yet, None to retry later."""
+        identity = self.identity
+        if identity is None:
+            return None
+        try:
+            body = await asyncio.to_thread((self._snapshot_dir / name).read_bytes)
+        except OSError:
+            age = time.time() - datetime.fromisoformat(created_at).timestamp()
+            if age < SNAPSHOT_GIVE_UP_S:
+                return False
+            log.warning("snapshot %s was never saved: not uploaded", name)
+            await self._store.commit([(_DROP_SNAPSHOT, [(name,)])])
+            return True
+        url = URL(identity.cloud_url + SNAPSHOTS_PATH + name)
+        signed = sign(identity.key, identity.edge, "PUT", url.path, body, self._timestamp_ms())
+        headers = {**signed.headers(), "Content-Type": "image/jpeg"}
+        try:
+            async with self._session.put(
+                url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=60)
+            ) as reply:
+                status, text = reply.status, await reply.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("snapshot %s: cloud not reachable: %s", name, exc)
+            return None
+        if status == 401:
+            self._refused(f"snapshot {name}", text)
+            return None
+        if status >= 500 or status == 429:
+            log.warning("snapshot %s: cloud answered %d: %s", name, status, _message(text))
+            return None
+        if status >= 300:
+            log.error("snapshot %s refused (%d): %s; dropped", name, status, _message(text))
+        await self._store.commit([(_DROP_SNAPSHOT, [(name,)])])
+        return True
 
     async def _push_loop(self) -> None:
         await self.wait_for_identity()

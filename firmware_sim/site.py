@@ -1,18 +1,26 @@
-"""Every simulated device of a site document: barriers, displays and cameras, plus demo traffic."""
+"""Every simulated device of a site document: barriers, displays, cameras, parking locks and
+geomagnetic berth sensors, plus demo traffic."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
 
 from firmware_sim.barrier import BarrierSimulator
+from firmware_sim.broker import EmbeddedBroker
 from firmware_sim.camera import CameraSimulator, random_plate
 from firmware_sim.display import DisplaySimulator
+from firmware_sim.geomagnetic import DayPlan, GeomagneticFleet, plan_street
+from firmware_sim.guidance import GuidanceSimulator
+from firmware_sim.lock import LockSimulator
 from firmware_sim.modbus import ModbusSimulator
 from protocols.plates import PlateColor
 from protocols.site import Direction, SiteDocument
@@ -35,11 +43,15 @@ class SimulatedLane:
 @dataclass
 class SimulatedSite:
     lanes: list[SimulatedLane] = field(default_factory=list)
+    locks: dict[str, LockSimulator] = field(default_factory=dict)  # by berth code
+    guidance: dict[str, GuidanceSimulator] = field(default_factory=dict)  # by lot site code
 
     def servers(self) -> list[ModbusSimulator]:
         found: list[ModbusSimulator] = []
         for lane in self.lanes:
             found.extend(device for device in (lane.barrier, lane.display) if device is not None)
+        found.extend(self.locks.values())
+        found.extend(self.guidance.values())
         return found
 
 
@@ -66,6 +78,16 @@ async def start_site(
                     )
                     await entry.display.start()
                 simulated.lanes.append(entry)
+            if site_config.guidance is not None:
+                screen = site_config.guidance
+                board = GuidanceSimulator(screen.host, screen.port, screen.unit)
+                simulated.guidance[site_config.code] = board
+                await board.start()
+            for berth in site_config.berths:
+                if berth.lock is not None:
+                    lock = LockSimulator(berth.lock.host, berth.lock.port, berth.lock.unit)
+                    await lock.start()
+                    simulated.locks[berth.code] = lock
     except BaseException:
         await stop_site(simulated)
         raise
@@ -128,20 +150,89 @@ async def _one_car(
         log.warning("camera %s: edge not reachable: %s", lane.camera.serial, exc)
 
 
+# The demo street's traffic is a weekday morning's (2025-01-06 09:00 Asia/Shanghai), moved to
+# the moment the demo starts, whatever the hour: cars come and go while someone watches.
+DEMO_PLAN_EPOCH = 1_736_125_200.0
+
+
+def demo_street_plan(serials: Sequence[str], now: float, hours: float = 12.0) -> DayPlan:
+    """The street plan of the first seed whose first car arrives 20-60 s in (after the edge's
+    detector has calibrated) and leaves within 15 minutes, so the demo shows both early."""
+    best: tuple[float, DayPlan] | None = None
+    for seed in range(1, 200):
+        plan = plan_street(
+            len(serials),
+            start=DEMO_PLAN_EPOCH,
+            seconds=hours * 3600,
+            seed=seed,
+            serials=list(serials),
+            parked_at_start=0.0,  # the edge's detector learns each berth empty
+        )
+        first = min(plan.stays, key=lambda stay: stay.arrived_s, default=None)
+        if first is None or first.arrived_s < 20:
+            continue
+        if first.arrived_s <= 60 and first.departed_s - first.arrived_s <= 900:
+            return dataclasses.replace(plan, start=now)
+        if best is None or first.arrived_s < best[0]:
+            best = (first.arrived_s, plan)
+    if best is None:
+        raise ValueError("demo_street_plan: no plan with a car")
+    return dataclasses.replace(best[1], start=now)
+
+
+async def run_berth_sensors(
+    site: SiteDocument, mqtt_url: str, stop: asyncio.Event, heartbeat_s: float = 60.0
+) -> None:
+    """Publish the site document's berth sensors (demo traffic, real time) until stop is set."""
+    serials = [berth.sensor for config in site.sites for berth in config.berths if berth.sensor]
+    if not serials:
+        return
+    plan = demo_street_plan(serials, time.time())
+    fleet = GeomagneticFleet(mqtt_url, site.tenant, plan, heartbeat_s=heartbeat_s)
+    task = asyncio.create_task(fleet.run(), name="berth sensors")
+    log.info("%d berth sensors publishing to %s", len(serials), mqtt_url)
+    try:
+        await stop.wait()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def run_site_simulators(
     site: SiteDocument,
     edge_url: str,
     stop: asyncio.Event,
     traffic_interval_s: float | None,
     regulars: Sequence[str] = (),
+    mqtt_url: str = "",
+    broker: EmbeddedBroker | None = None,
 ) -> None:
-    """Run every lane's barrier, display and camera until stop is set; with an interval, drive
-    traffic in which `regulars` (plates the site knows) come back now and then."""
-    async with aiohttp.ClientSession() as session:
-        simulated = await start_site(site, edge_url, session)
+    """Run every lane's barrier, display and camera and every berth's parking lock until stop
+    is set; with an interval, drive traffic in which `regulars` (plates the site knows) come
+    back now and then. With an MQTT URL the berth sensors publish there; with a broker, it is
+    started first (the demo's embedded one) and stopped last."""
+    if broker is not None:
         try:
-            if traffic_interval_s:
-                await traffic(simulated, traffic_interval_s, random.Random(), stop, regulars)
-            await stop.wait()
-        finally:
-            await stop_site(simulated)
+            await broker.start()
+        except Exception as exc:  # the demo goes on without berth sensors
+            log.error("embedded MQTT broker cannot listen on %s: %s", broker.url, exc)
+            broker, mqtt_url = None, ""
+    try:
+        async with aiohttp.ClientSession() as session:
+            simulated = await start_site(site, edge_url, session)
+            jobs: list[asyncio.Task[None]] = []
+            if mqtt_url:
+                jobs.append(asyncio.create_task(run_berth_sensors(site, mqtt_url, stop)))
+            try:
+                if traffic_interval_s:
+                    await traffic(simulated, traffic_interval_s, random.Random(), stop, regulars)
+                await stop.wait()
+            finally:
+                for job in jobs:
+                    job.cancel()
+                await asyncio.gather(*jobs, return_exceptions=True)
+                await stop_site(simulated)
+    finally:
+        if broker is not None:
+            await broker.stop()

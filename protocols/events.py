@@ -42,6 +42,13 @@ class Reason(StrEnum):
     wrong_direction = "wrong_direction"
     revoked = "revoked"
     replayed = "replayed"
+    # parking lots (edge/engines/lot.py)
+    arrears = "arrears"  # entry refused: unpaid arrears above the lot's threshold
+    monthly = "monthly"  # a monthly pass of this lot: the session is free
+    special = "special"  # a special plate (police, military, embassy...): free
+    unpaid = "unpaid"  # exit held: the fee is shown and waits to be paid
+    paid = "paid"  # exit opened once the fee was paid (lane QR, prepaid)
+    ticket = "ticket"  # a vehicle without a plate took (or showed) a QR ticket
 
 
 class Method(StrEnum):

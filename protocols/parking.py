@@ -159,6 +159,15 @@ class LanePaid(_Wire):
     paid_at: AwareDatetime
 
 
+class LaneTicket(_Wire):
+    """`lane_ticket`: a vehicle without a plate scanned the lane's QR poster. At an entry lane
+    the edge opens and starts a session keyed by the ticket; at an exit lane the ticket is
+    presented: the edge assesses its fee (or opens when nothing is due)."""
+
+    ticket: str = Field(pattern=r"^NP[0-9A-Z]{6,12}$")
+    issued_at: AwareDatetime
+
+
 class LockCommand(_Wire):
     """`lock_raise` / `lock_lower`: drive a berth's parking lock."""
 
@@ -167,6 +176,7 @@ class LockCommand(_Wire):
 
 COMMAND_PAYLOADS: dict[str, type[BaseModel]] = {
     "lane_paid": LanePaid,
+    "lane_ticket": LaneTicket,
     "lock_raise": LockCommand,
     "lock_lower": LockCommand,
 }

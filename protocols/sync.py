@@ -244,6 +244,7 @@ class CommandKind(StrEnum):
     charger_local_list = "charger_local_list"
     # parking (payloads: protocols.parking.command_payload)
     lane_paid = "lane_paid"
+    lane_ticket = "lane_ticket"
     lock_raise = "lock_raise"
     lock_lower = "lock_lower"
 

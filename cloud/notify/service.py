@@ -70,6 +70,7 @@ class Template(StrEnum):
     reception_notice = "reception_notice"  # to the host: a visitor is coming (approved/confirmed)
     invitation = "invitation"  # to the invited visitor
     invitation_confirmed = "invitation_confirmed"  # to the host
+    parking_arrears = "parking_arrears"  # to a driver: the plate's unpaid parking fees
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ TEMPLATES: dict[Template, TemplateSpec] = {
     Template.reception_notice: TemplateSpec(Channel.wechat),
     Template.invitation: TemplateSpec(Channel.sms),
     Template.invitation_confirmed: TemplateSpec(Channel.wechat),
+    Template.parking_arrears: TemplateSpec(Channel.sms),
 }
 MASK = "******"
 

@@ -8,14 +8,16 @@ or refuse a vehicle offline; a berth goes to its own section only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 from cloud.parking.models import Berth, ParkingSite
-from cloud.sites.models import Site
+from cloud.sites.models import Site, StateChange
 from cloud.state import publish, publish_many
 from protocols.parking import BerthGrant, ParkingSiteGrant, tariff_key
 from protocols.site import SiteKind
-from protocols.sync import Entity
+from protocols.sync import ENTITY_MODELS, Entity
 
 PARKING_KINDS = (SiteKind.parking_lot, SiteKind.street_section)
 
@@ -80,3 +82,40 @@ async def publish_parking_site(place: ParkingSite) -> None:
     await publish(
         place.site_id, Entity.parking_site, site.code, await parking_site_grant(place, site)
     )
+
+
+# Tenant-wide parking state: every lot and road section holds all of it (see the module doc).
+TENANT_WIDE = (
+    Entity.tariff,
+    Entity.holiday,
+    Entity.monthly_pass,
+    Entity.arrears,
+    Entity.special_plate,
+    Entity.collector,
+)
+
+
+async def seed_new_site(tenant_id: int, site_id: int) -> None:
+    """Give a new lot or road section the tenant-wide state the tenant's other parking sites
+    already hold (tariffs, holidays, passes, arrears, special plates, collectors), copied from
+    the latest published value of each key. Inside the transaction that made the site."""
+    others = [i for i in await parking_site_ids(tenant_id) if i != site_id]
+    if not others:
+        return
+    source = max(others)  # every parking site of the tenant holds the same tenant-wide state
+    rows = (
+        await StateChange.filter(site_id=source, entity__in=[e.value for e in TENANT_WIDE])
+        .order_by("revision")
+        .values("entity", "key", "data")
+    )
+    latest: dict[tuple[str, str], dict[str, Any] | None] = {}
+    for row in rows:
+        if row["entity"] == Entity.tariff.value and not str(row["key"]).startswith("parking:"):
+            continue  # a charging tariff (none on parking sites, but never copy one)
+        latest[(str(row["entity"]), str(row["key"]))] = row["data"]
+    changes: list[tuple[Entity, str, BaseModel | None]] = []
+    for (entity, key), data in latest.items():
+        if data is not None:  # removed keys: a new site never held them
+            kind = Entity(entity)
+            changes.append((kind, key, ENTITY_MODELS[kind].model_validate(data)))
+    await publish_many(site_id, changes)

@@ -34,6 +34,8 @@ from cloud.db import is_postgres
 from cloud.errors import Invalid, NotFound
 from cloud.org.models import AuditLog
 from cloud.org.service import audit, scoped
+from cloud.parking import lane_payments
+from cloud.parking.models import ParkingPayment
 from cloud.payments.channels import Notification, channel
 
 log = logging.getLogger(__name__)
@@ -168,10 +170,15 @@ async def create_payment(
     return PaymentCreated(**out.model_dump(), pay_url=checkout.pay_url)
 
 
-async def apply_notification(channel_name: str, note: Notification) -> PaymentOrder:
+async def apply_notification(
+    channel_name: str, note: Notification
+) -> PaymentOrder | ParkingPayment:
     """Mark the payment paid and add it to its order's prepaid amount, once: a second delivery
     of the same notification finds it paid and changes nothing. NotFound for an unknown
-    payment, Invalid when the amount or number disagrees with ours."""
+    payment, Invalid when the amount or number disagrees with ours. A parking payment (a lot
+    lane's QR, a prepayment) is applied by the parking domain."""
+    if await lane_payments.is_parking_payment(note.payment):
+        return await lane_payments.apply_notification(channel_name, note)
     async with in_transaction():
         query = PaymentOrder.filter(channel=channel_name, channel_ref=note.channel_ref)
         if is_postgres():

@@ -16,6 +16,12 @@ Public API (other modules import only these names):
 - bill_energy_at(document, energy_wh, at) -> Bill: the admin "billing test" for one figure
 - version_in_force(versions, started_at, zone) -> the version a session that started then
   is billed by (a new version applies from its effective date's local midnight)
+- bill_parking(document, entered_at, exited_at, vehicle_class="small", new_energy=False,
+  calendar=None) -> ParkingBill (+ ParkingBillLine, LineKind): a stay to an itemised bill;
+  HolidayCalendar (date -> DayKind, default Mon-Fri workday, Sat/Sun weekend); the parking
+  rules of the admin form (Scheme of PerPeriod, PerVisit, DayNight, NoCharge) built into a
+  document by parking_tariff(...) and read back by parking_schemes(document); the rule is
+  explained in protocols/tariffs/parking.py
 - half_up / line_amount_fen: the one rounding rule (half a fen rounds up, once per line)
 - time_of_use_rows(document), slot_table(spans): the period table for forms and checks
 
@@ -35,7 +41,9 @@ from protocols.tariffs.billing import (
     version_in_force,
 )
 from protocols.tariffs.model import (
+    MAX_PARKING_PRICE_FEN,
     MAX_PREPAY_OPTIONS,
+    PARKING_TERMS,
     PERIOD_LABELS,
     STEP_MINUTES,
     ComponentKind,
@@ -52,27 +60,75 @@ from protocols.tariffs.model import (
     time_of_use_rows,
     uniform_charging,
 )
+from protocols.tariffs.parking import (
+    DAY_KIND_LABELS,
+    VEHICLE_CLASS_LABELS,
+    VEHICLE_CLASSES,
+    DayNight,
+    HolidayCalendar,
+    LineKind,
+    NoCharge,
+    ParkingBill,
+    ParkingBillLine,
+    PerPeriod,
+    PerVisit,
+    Rule,
+    Scheme,
+    bill_parking,
+    day_night_parking,
+    describe_rule,
+    describe_terms,
+    no_charge_parking,
+    parking_schemes,
+    parking_tariff,
+    per_period_parking,
+    per_visit_parking,
+)
 
 __all__ = [
+    "DAY_KIND_LABELS",
+    "MAX_PARKING_PRICE_FEN",
     "MAX_PREPAY_OPTIONS",
+    "PARKING_TERMS",
     "PERIOD_LABELS",
     "STEP_MINUTES",
+    "VEHICLE_CLASSES",
+    "VEHICLE_CLASS_LABELS",
     "Bill",
     "BillLine",
     "ComponentKind",
     "DayKind",
+    "DayNight",
+    "HolidayCalendar",
+    "LineKind",
+    "NoCharge",
+    "ParkingBill",
+    "ParkingBillLine",
+    "PerPeriod",
+    "PerVisit",
     "Period",
     "PriceComponent",
     "Reading",
     "Restrictions",
+    "Rule",
+    "Scheme",
     "TariffDocument",
     "TariffElement",
     "TariffError",
     "bill_charging",
     "bill_energy_at",
+    "bill_parking",
+    "day_night_parking",
+    "describe_rule",
+    "describe_terms",
     "half_up",
     "line_amount_fen",
+    "no_charge_parking",
+    "parking_schemes",
+    "parking_tariff",
     "parse_tariff",
+    "per_period_parking",
+    "per_visit_parking",
     "slot_table",
     "time_of_use_charging",
     "time_of_use_rows",

@@ -8,7 +8,14 @@ from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 MAX_PREPAY_OPTIONS = 12
 STEP_MINUTES = 30  # time-of-use periods start and end on the half hour
@@ -94,6 +101,19 @@ class TariffElement(_Doc):
         return None
 
 
+# Document-level terms of a parking tariff (protocols.tariffs.parking explains them); a
+# charging document has none of them, and a dump leaves out the ones that are not set, so a
+# charging document reads exactly as it did before parking existed.
+PARKING_TERMS = (
+    "free_minutes",
+    "free_minutes_deducted",
+    "cap_per_day_fen",
+    "cap_per_stay_fen",
+    "new_energy_percent",
+)
+MAX_PARKING_PRICE_FEN = 1_000_000  # 10,000 yuan for one step or visit: anything above is a slip
+
+
 class TariffDocument(_Doc):
     version: Literal[1] = 1
     kind: Literal["charging", "parking"]
@@ -101,6 +121,21 @@ class TariffDocument(_Doc):
     zone: str = "Asia/Shanghai"
     elements: list[TariffElement] = Field(min_length=1)
     prepay_options_fen: list[int] = Field(default_factory=list, max_length=MAX_PREPAY_OPTIONS)
+    # parking only (None: not set)
+    free_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    free_minutes_deducted: bool | None = None
+    cap_per_day_fen: int | None = Field(default=None, ge=0)
+    cap_per_stay_fen: int | None = Field(default=None, ge=0)
+    new_energy_percent: int | None = Field(default=None, ge=0, le=100)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_terms(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in PARKING_TERMS:
+                if data.get(name) is None:
+                    data.pop(name, None)
+        return data
 
     @property
     def time_of_use(self) -> bool:
@@ -192,6 +227,9 @@ def _check_prepay(options: Sequence[int]) -> None:
 
 
 def _check_charging(document: TariffDocument) -> None:
+    for name in PARKING_TERMS:
+        if getattr(document, name) is not None:
+            raise TariffError(f"充电计费没有停车条款 (a charging tariff has no {name})", name)
     for index, element in enumerate(document.elements):
         where = f"elements.{index}"
         kinds = [c.kind for c in element.components]
@@ -228,13 +266,10 @@ def _check_charging(document: TariffDocument) -> None:
 
 
 def _check_parking(document: TariffDocument) -> None:
-    for index, element in enumerate(document.elements):
-        for number, component in enumerate(element.components):
-            if component.kind == ComponentKind.time and component.step_minutes <= 0:
-                raise TariffError(
-                    "按时长计费须有计费单位分钟数 (a time component needs step_minutes > 0)",
-                    f"elements.{index}.components.{number}.step_minutes",
-                )
+    # the parking rules live with their evaluator (which imports this module)
+    from protocols.tariffs.parking import check_parking
+
+    check_parking(document)
 
 
 def parse_tariff(data: Mapping[str, Any]) -> TariffDocument:

@@ -46,6 +46,19 @@ API_TO_PAGE = {
     "/charging-orders": "/charging/orders",
     "/payments": "/payments",
     "/refunds": "/refunds",
+    "/parking/tariffs": "/parking/tariffs",
+    "/parking/holidays": "/parking/holidays",
+    "/parking-lots": "/parking/lots",
+    "/road-sections": "/parking/sections",
+    "/berths": "/parking/berths",
+    "/berth-sensors": "/parking/sensors",
+    "/parking-locks": "/parking/locks",
+    "/parking-orders": "/parking/orders",
+    "/parking-arrears": "/parking/arrears",
+    "/monthly-pass-rules": "/parking/pass-rules",
+    "/monthly-passes": "/parking/passes",
+    "/special-plates": "/parking/special-plates",
+    "/collectors": "/parking/collectors",
 }
 
 

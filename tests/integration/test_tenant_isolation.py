@@ -34,7 +34,7 @@ from cloud.org.models import Department, Position, Role, Tenant, User
 from cloud.passwords import hash_password
 from cloud.sites.models import Command, Device, DeviceKind, Edge, SyncEvent
 from protocols.sync import ListKind
-from tests import charging_rows
+from tests import charging_rows, parking_rows
 from tests.conftest import make_tenant, sign_in
 from tests.e2e.seed import Place, add_records, make_place
 
@@ -215,7 +215,7 @@ async def _import_job(t: Tenant, p: Place) -> int:
     ).id
 
 
-def _charging(make: Callable[[Tenant, str], Awaitable[int]]) -> Factory:
+def _rows(make: Callable[[Tenant, str], Awaitable[int]]) -> Factory:
     async def factory(t: Tenant, p: Place) -> int:
         return await make(t, MARK)
 
@@ -241,18 +241,31 @@ FACTORIES: dict[str, Factory] = {
     "/campus/vehicle-reviews": _vehicle,
     "/campus/gates": _gate,
     "/campus/visit-records": _visit,
-    "/charging/providers": _charging(charging_rows.provider_id),
-    "/charging/properties": _charging(charging_rows.property_id),
-    "/charging/stations": _charging(charging_rows.station_id),
-    "/charging/areas": _charging(charging_rows.area_id),
-    "/charging/spaces": _charging(charging_rows.space_id),
-    "/charging/chargers": _charging(charging_rows.charger_id),
-    "/charging/connectors": _charging(charging_rows.connector_id),
-    "/charging/id-tags": _charging(charging_rows.id_tag_id),
-    "/charging/tariffs": _charging(charging_rows.tariff_id),
-    "/charging/orders": _charging(charging_rows.order_id),
-    "/payments": _charging(charging_rows.payment_id),
-    "/refunds": _charging(charging_rows.refund_id),
+    "/charging/providers": _rows(charging_rows.provider_id),
+    "/charging/properties": _rows(charging_rows.property_id),
+    "/charging/stations": _rows(charging_rows.station_id),
+    "/charging/areas": _rows(charging_rows.area_id),
+    "/charging/spaces": _rows(charging_rows.space_id),
+    "/charging/chargers": _rows(charging_rows.charger_id),
+    "/charging/connectors": _rows(charging_rows.connector_id),
+    "/charging/id-tags": _rows(charging_rows.id_tag_id),
+    "/charging/tariffs": _rows(charging_rows.tariff_id),
+    "/charging/orders": _rows(charging_rows.order_id),
+    "/payments": _rows(charging_rows.payment_id),
+    "/refunds": _rows(charging_rows.refund_id),
+    "/parking/tariffs": _rows(parking_rows.tariff_id),
+    "/parking/holidays": _rows(parking_rows.holiday_id),
+    "/parking/lots": _rows(parking_rows.lot_id),
+    "/parking/sections": _rows(parking_rows.section_id),
+    "/parking/berths": _rows(parking_rows.berth_id),
+    "/parking/sensors": _rows(parking_rows.sensor_id),
+    "/parking/locks": _rows(parking_rows.lock_id),
+    "/parking/orders": _rows(parking_rows.order_id),
+    "/parking/arrears": _rows(parking_rows.arrears_id),
+    "/parking/pass-rules": _rows(parking_rows.pass_rule_id),
+    "/parking/passes": _rows(parking_rows.monthly_pass_id),
+    "/parking/special-plates": _rows(parking_rows.special_plate_id),
+    "/parking/collectors": _rows(parking_rows.collector_id),
 }
 
 
