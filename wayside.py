@@ -284,6 +284,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
                     DEMO_REGULARS,
                     mqtt_url=edge_settings.mqtt_url,
                     broker=broker,
+                    mobile_base=f"{cloud_url}/m/{site.tenant}",
                 ),
                 *_demo_pass_holders(site, cloud_url, edge_url, DEMO_TEACHER),
                 *_demo_chargers(site, edge_url, DEMO_CHARGERS, DEMO_CARDS),

@@ -76,21 +76,31 @@ def _serialise(value: Any, response: Any) -> Any:
     return TypeAdapter(response).dump_python(value, mode="json")
 
 
+async def read_body(request: web.Request, model: type[B]) -> B | web.Response:
+    """The request's JSON body as `model`, or the 400/422 response naming what is wrong. A
+    handler that must find its row first (another tenant's id is a 404 whatever the body
+    holds) calls this after the lookup."""
+    try:
+        raw = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return web.json_response(
+            {"error": "bad_json", "field": "(body)", "message": "body is not valid JSON"},
+            status=400,
+        )
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        return invalid_response(exc, where="body")
+
+
 def _bind(route: ApiRoute) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         kwargs: dict[str, Any] = {}
         if route.body is not None:
-            try:
-                raw = await request.json()
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                return web.json_response(
-                    {"error": "bad_json", "field": "(body)", "message": "body is not valid JSON"},
-                    status=400,
-                )
-            try:
-                kwargs["body"] = route.body.model_validate(raw)
-            except ValidationError as exc:
-                return invalid_response(exc, where="body")
+            body = await read_body(request, route.body)
+            if isinstance(body, web.Response):
+                return body
+            kwargs["body"] = body
         if route.query is not None:
             try:
                 kwargs["query"] = route.query.model_validate(dict(request.query))

@@ -12,6 +12,7 @@ from cloud.campus.demo import DEMO_REGISTERED_PLATE, populate_campus
 from cloud.charging.demo import populate_charging
 from cloud.db import close_db, open_db
 from cloud.org.models import Tenant, User
+from cloud.parking.demo import populate_parking
 from cloud.passwords import hash_password
 from cloud.sites.edges import token_hash
 from cloud.sites.models import Device, DeviceKind, Edge, Gate, Lane, Site
@@ -126,6 +127,7 @@ async def populate(document: SiteDocument, edge_code: str, public_key: str = "")
             else:
                 await _lists(tenant, site)
         await populate_campus(tenant)
+        await populate_parking(tenant, document)
 
 
 async def _devices(tenant: Tenant, site: Site, lane: Lane, config: LaneConfig) -> None:

@@ -38,6 +38,17 @@ AUDIT_ENTITIES = (
     "charging_order",
     "refund",
     "payment",
+    "parking_tariff",
+    "holiday",
+    "parking_lot",
+    "road_section",
+    "berth",
+    "parking_order",
+    "parking_arrears",
+    "monthly_pass_rule",
+    "monthly_pass",
+    "special_plate",
+    "collector",
 )
 AUDIT_ACTIONS = (
     "create",
@@ -57,6 +68,9 @@ AUDIT_ACTIONS = (
     "print",
     "end",
     "refund",
+    "void",
+    "collect",
+    "remind",
 )
 
 # key: (中文, English). Both languages side by side, so a missing translation shows in review.
@@ -430,6 +444,9 @@ _ENTRIES: dict[str, tuple[str, str]] = {
     "audit.action.print": ("打印", "Print"),
     "audit.action.end": ("结束", "End"),
     "audit.action.refund": ("退费", "Refund"),
+    "audit.action.void": ("作废", "Void"),
+    "audit.action.collect": ("补缴", "Collect"),
+    "audit.action.remind": ("提醒", "Remind"),
     "audit.entity.user": ("用户", "User"),
     "audit.entity.role": ("角色", "Role"),
     "audit.entity.department": ("部门", "Department"),
@@ -460,6 +477,17 @@ _ENTRIES: dict[str, tuple[str, str]] = {
     "audit.entity.charging_order": ("充电订单", "Charging order"),
     "audit.entity.refund": ("退费", "Refund"),
     "audit.entity.payment": ("支付订单", "Payment order"),
+    "audit.entity.parking_tariff": ("停车收费规则", "Parking tariff"),
+    "audit.entity.holiday": ("节假日", "Holiday"),
+    "audit.entity.parking_lot": ("停车场", "Parking lot"),
+    "audit.entity.road_section": ("路段", "Road section"),
+    "audit.entity.berth": ("泊位", "Berth"),
+    "audit.entity.parking_order": ("停车订单", "Parking order"),
+    "audit.entity.parking_arrears": ("欠费记录", "Arrears"),
+    "audit.entity.monthly_pass_rule": ("包月规则", "Monthly pass rule"),
+    "audit.entity.monthly_pass": ("包月车", "Monthly pass"),
+    "audit.entity.special_plate": ("特殊车牌", "Special plate"),
+    "audit.entity.collector": ("收费员", "Collector"),
 }
 for _day, (_zh, _en) in enumerate(
     zip("一二三四五六日", ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True), start=1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import random
 import socket
@@ -55,7 +56,10 @@ create table if not exists berth_session (
     sensor text not null,
     source text not null,
     arrived_at text not null,
-    departed_at text
+    departed_at text,
+    -- the sensor's vacant field (uT, JSON) when the car arrived: after a restart it lets the
+    -- detector see a car that left while the edge was down
+    baseline text
 );
 create unique index if not exists berth_session_open
     on berth_session (berth) where departed_at is null;
@@ -68,7 +72,9 @@ create table if not exists berth_sensor (
     rssi_dbm integer,
     heartbeat_at text not null,
     reported_battery integer,
-    reported_at text
+    reported_at text,
+    -- the detector's vacant field (uT, JSON) as of this heartbeat, for a restart
+    baseline text
 );
 create table if not exists berth_lock (
     berth text primary key,
@@ -291,9 +297,9 @@ class Berths:
         """The detector and the berths as the store left them (open sessions, last heartbeat,
         last reported lock state)."""
         rows = await self._store.read(
-            "select uuid, berth, arrived_at from berth_session where departed_at is null"
+            "select uuid, berth, arrived_at, baseline from berth_session where departed_at is null"
         )
-        for session, code, arrived_at in rows:
+        for session, code, arrived_at, base in rows:
             berth = self.berths.get(str(code))
             if berth is None:
                 log.warning(
@@ -303,15 +309,19 @@ class Berths:
             berth.session = str(session)
             berth.arrived_at = datetime.fromisoformat(str(arrived_at))
             if berth.sensor:
-                self.detector.restore(berth.sensor, True)
+                self.detector.restore(berth.sensor, True, _baseline(base))
         rows = await self._store.read(
             "select sensor, battery_pct, temperature_c, rssi_dbm, heartbeat_at, reported_battery,"
-            " reported_at from berth_sensor"
+            " reported_at, baseline from berth_sensor"
         )
-        for sensor, battery, temperature, rssi, at, reported_battery, reported_at in rows:
+        for sensor, battery, temperature, rssi, at, reported_battery, reported_at, base in rows:
             berth = self._by_sensor.get(str(sensor))
             if berth is None:
                 continue
+            if not berth.session and (vacant := _baseline(base)) is not None:
+                # A vacant berth's learnt field: a car that parked while the edge was down
+                # shows as an arrival, not as the berth's new empty field.
+                self.detector.restore(str(sensor), False, vacant)
             heartbeat_at = datetime.fromisoformat(str(at))
             berth.heartbeat = SensorHeartbeat(
                 sensor=str(sensor),
@@ -508,11 +518,22 @@ class Berths:
             arrived = BerthArrived(
                 session=session, site=berth.site, berth=berth.code, sensor=berth.sensor, at=at
             )
+            base = self.detector.baseline(berth.sensor)
             batch.statements.append(
                 (
-                    "insert into berth_session (uuid, site, berth, sensor, source, arrived_at)"
-                    " values (?, ?, ?, ?, 'sensor', ?)",
-                    [(session, berth.site, berth.code, berth.sensor, at.isoformat())],
+                    "insert into berth_session"
+                    " (uuid, site, berth, sensor, source, arrived_at, baseline)"
+                    " values (?, ?, ?, ?, 'sensor', ?, ?)",
+                    [
+                        (
+                            session,
+                            berth.site,
+                            berth.code,
+                            berth.sensor,
+                            at.isoformat(),
+                            json.dumps(base) if base is not None else None,
+                        )
+                    ],
                 )
             )
             batch.rows.append(event_row("berth.arrived", berth.site, at, arrived))
@@ -559,9 +580,10 @@ class Berths:
             batch.rows.append(event_row("berth.sensor_status", berth.site, at, status))
             berth.reported_at, berth.reported_battery = at_s, beat.battery_pct
         reported_at = _utc(berth.reported_at).isoformat() if berth.reported_at is not None else None
+        base = self.detector.baseline(berth.sensor)
         batch.statements.append(
             (
-                "insert or replace into berth_sensor values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "insert or replace into berth_sensor values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         berth.sensor,
@@ -573,6 +595,7 @@ class Berths:
                         at.isoformat(),
                         berth.reported_battery,
                         reported_at,
+                        json.dumps(base) if base is not None else None,
                     )
                 ],
             )
@@ -754,3 +777,14 @@ class Berths:
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+def _baseline(stored: object) -> tuple[float, float, float] | None:
+    """A session's stored vacant field, or None when it was not known (or is unreadable)."""
+    if not isinstance(stored, str):
+        return None
+    try:
+        x, y, z = (float(v) for v in json.loads(stored))
+    except (ValueError, TypeError):
+        return None
+    return (x, y, z)

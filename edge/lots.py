@@ -35,7 +35,6 @@ from edge.engines.lot import (
     parking_fee,
     prepare_tariff,
     settle,
-    special_rule,
 )
 from edge.settings import EdgeSettings
 from edge.store import LotExtra, Recorded, Statement, Store, event_row
@@ -58,6 +57,7 @@ from protocols.parking import (
     MonthlyPassGrant,
     ParkingSiteGrant,
     SpecialPlateGrant,
+    special_rule_of,
 )
 from protocols.site import Direction, SiteConfig, SiteDocument, SiteKind
 from protocols.sync import Command, Entity
@@ -347,7 +347,7 @@ class Lots:
         rule = decision.rule
         if check.reason == Reason.special:
             specials = self._entities(site, Entity.special_plate, SpecialPlateGrant).items()
-            rule = special_rule(plate, specials) or ""
+            rule = special_rule_of(plate, specials) or ""
         reason = check.reason or decision.reason
         opened = Decision(Verdict.open, reason, rule, plate, SessionAction.start, decision.subject)
         session = str(uuid.uuid4())

@@ -9,7 +9,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -21,11 +21,14 @@ from firmware_sim.display import DisplaySimulator
 from firmware_sim.geomagnetic import DayPlan, GeomagneticFleet, plan_street
 from firmware_sim.guidance import GuidanceSimulator
 from firmware_sim.lock import LockSimulator
+from firmware_sim.lot_driver import pay_at_exit
 from firmware_sim.modbus import ModbusSimulator
 from protocols.plates import PlateColor
 from protocols.site import Direction, SiteDocument
 
 log = logging.getLogger(__name__)
+# A held driver's phone: pays the fee the exit lane (code) shows for the plate.
+Payer = Callable[[str, str], Awaitable[None]]
 
 PUSH_PATH = "/camera/push"
 
@@ -105,8 +108,10 @@ async def traffic(
     rng: random.Random,
     stop: asyncio.Event,
     regulars: Sequence[str] = (),
+    pay: Payer | None = None,
 ) -> None:
-    """Plausible demo traffic: strangers and regulars arrive at entries, parked cars leave by exits."""
+    """Plausible demo traffic: strangers and regulars arrive at entries, parked cars leave by
+    exits; a car a paid lot's exit holds pays through `pay` (its driver's phone) when given."""
     inside: dict[str, list[tuple[str, PlateColor]]] = {}
     stopped = asyncio.ensure_future(stop.wait())
     try:
@@ -114,7 +119,7 @@ async def traffic(
             await asyncio.wait([stopped], timeout=interval_s)
             if stop.is_set() or not simulated.lanes:
                 return
-            await _one_car(simulated, inside, rng, regulars)
+            await _one_car(simulated, inside, rng, regulars, pay)
     finally:
         stopped.cancel()
 
@@ -124,6 +129,7 @@ async def _one_car(
     inside: dict[str, list[tuple[str, PlateColor]]],
     rng: random.Random,
     regulars: Sequence[str],
+    pay: Payer | None = None,
 ) -> None:
     lane = rng.choice(simulated.lanes)
     parked = inside.setdefault(lane.site, [])
@@ -146,6 +152,8 @@ async def _one_car(
         else:
             opened = result.relay_opened
         log.info("%s %s -> %s", lane.code, plate, "opened" if opened else "stays shut")
+        if pay is not None and lane.direction == Direction.exit and not opened:
+            await pay(lane.code, plate)
     except aiohttp.ClientError as exc:
         log.warning("camera %s: edge not reachable: %s", lane.camera.serial, exc)
 
@@ -199,6 +207,30 @@ async def run_berth_sensors(
             await task
 
 
+def _phone_payer(mobile_base: str, stop: asyncio.Event) -> Payer:
+    """Each held driver pays from a phone of their own (a session with its own cookies), in
+    the background so the traffic goes on."""
+    tasks: set[asyncio.Task[bool]] = set()
+
+    async def phone(lane: str, plate: str) -> bool:
+        jar = aiohttp.CookieJar(unsafe=True)  # the demo cloud is on 127.0.0.1
+        async with aiohttp.ClientSession(cookie_jar=jar) as session:
+            try:
+                return await pay_at_exit(session, mobile_base, lane, plate)
+            except aiohttp.ClientError as exc:
+                log.warning("driver of %s: cloud not reachable: %s", plate, exc)
+                return False
+
+    async def pay(lane: str, plate: str) -> None:
+        if stop.is_set():
+            return
+        task = asyncio.create_task(phone(lane, plate))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    return pay
+
+
 async def run_site_simulators(
     site: SiteDocument,
     edge_url: str,
@@ -207,11 +239,13 @@ async def run_site_simulators(
     regulars: Sequence[str] = (),
     mqtt_url: str = "",
     broker: EmbeddedBroker | None = None,
+    mobile_base: str = "",
 ) -> None:
     """Run every lane's barrier, display and camera and every berth's parking lock until stop
     is set; with an interval, drive traffic in which `regulars` (plates the site knows) come
     back now and then. With an MQTT URL the berth sensors publish there; with a broker, it is
-    started first (the demo's embedded one) and stopped last."""
+    started first (the demo's embedded one) and stopped last. With the cloud's mobile base
+    (`{cloud}/m/{tenant}`), drivers held at a paid exit pay on the lane's QR page."""
     if broker is not None:
         try:
             await broker.start()
@@ -226,7 +260,10 @@ async def run_site_simulators(
                 jobs.append(asyncio.create_task(run_berth_sensors(site, mqtt_url, stop)))
             try:
                 if traffic_interval_s:
-                    await traffic(simulated, traffic_interval_s, random.Random(), stop, regulars)
+                    pay = _phone_payer(mobile_base, stop) if mobile_base else None
+                    await traffic(
+                        simulated, traffic_interval_s, random.Random(), stop, regulars, pay
+                    )
                 await stop.wait()
             finally:
                 for job in jobs:

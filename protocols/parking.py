@@ -9,8 +9,11 @@ published as `Entity.tariff` under the key "parking:<id>" (protocols.charging.Ta
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -136,6 +139,39 @@ class SpecialPlateGrant(_Wire):
     name: str
     plate_kinds: list[str] = Field(default_factory=list, description="PlateKind values")
     pattern: str = Field(default="", description="a regular expression over the plate")
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None  # the cloud refuses bad patterns; one that slips through frees nobody
+
+
+def special_rule_matches(rule: SpecialPlateGrant, plate: str) -> bool:
+    """Whether a (normalised) plate falls under a special-plate rule: its kind is one of the
+    rule's, or the rule's pattern is found in it. Lanes, PDAs and the cloud all ask this."""
+    kind = plate_kind(plate)
+    if kind is not None and kind.value in rule.plate_kinds:
+        return True
+    compiled = _compiled(rule.pattern) if rule.pattern else None
+    return compiled is not None and compiled.search(plate) is not None
+
+
+def special_rule_of(plate: str, rules: Iterable[tuple[str, SpecialPlateGrant]]) -> str | None:
+    """The key of the first special-plate rule covering the plate, or None."""
+    for key, rule in rules:
+        if special_rule_matches(rule, plate):
+            return key
+    return None
+
+
+def monthly_pass_covers(grant: MonthlyPassGrant | None, site: str, day: date) -> bool:
+    """A monthly pass in force on this local day at this site (no sites listed: every site)."""
+    if grant is None or (grant.sites and site not in grant.sites):
+        return False
+    return grant.valid_from <= day <= grant.valid_until
 
 
 class CollectorGrant(_Wire):

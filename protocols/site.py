@@ -105,7 +105,7 @@ class BerthConfig(_Strict):
     """An on-street berth wired to this edge: its geomagnetic sensor (over MQTT) and, on a
     shared berth, its parking lock (Modbus)."""
 
-    code: str = Field(pattern=CODE_PATTERN)
+    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$", description="as in the cloud")
     sensor: str = Field(default="", max_length=64, description="the sensor's serial")
     lock: ModbusEndpoint | None = None
 

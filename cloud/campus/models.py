@@ -13,7 +13,7 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 
 from cloud.access.models import TimeOfDayField
-from cloud.org.models import Department, Tenant
+from cloud.org.models import Department, Tenant, TenantOwned
 from cloud.sites.models import Site
 
 
@@ -87,18 +87,7 @@ class ImportState(StrEnum):
     failed = "failed"  # the file itself could not be read: nothing imported
 
 
-class _Owned(Model):
-    id = fields.IntField(primary_key=True)
-    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
-        "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
-    )
-    tenant_id: int
-
-    class Meta:
-        abstract = True
-
-
-class IdentitySetting(_Owned):
+class IdentitySetting(TenantOwned):
     """Per school and identity kind: is it open, and must its registrants upload a face photo."""
 
     kind = fields.CharEnumField(IdentityKind, max_length=16)
@@ -110,7 +99,7 @@ class IdentitySetting(_Owned):
         unique_together = (("tenant", "kind"),)
 
 
-class IdentityType(_Owned):
+class IdentityType(TenantOwned):
     """A finer identity under a kind (e.g. teacher: full-time, retired, visiting scholar)."""
 
     kind = fields.CharEnumField(IdentityKind, max_length=16)
@@ -126,7 +115,7 @@ class IdentityType(_Owned):
         unique_together = (("tenant", "kind", "name"),)
 
 
-class Registrant(_Owned):
+class Registrant(TenantOwned):
     """A person registered with the school (备案人): student, teacher, staff or resident."""
 
     kind = fields.CharEnumField(IdentityKind, max_length=16)
@@ -157,7 +146,7 @@ class Registrant(_Owned):
         indexes = (Index(fields=("tenant_id", "phone"), name="campus_registrant_phone"),)
 
 
-class RegistrantRule(_Owned):
+class RegistrantRule(TenantOwned):
     """One registrant may pass these gates of one campus on these weekdays between start and end.
     No rule at all means no gate (the state of a freshly imported registrant)."""
 
@@ -178,7 +167,7 @@ class RegistrantRule(_Owned):
         table = "campus_registrant_rule"
 
 
-class Vehicle(_Owned):
+class Vehicle(TenantOwned):
     """A registered vehicle and its registration application (车辆备案): one row, reviewed once.
 
     For an e-bike `plate` holds its plate or frame number, and `valid_until` its validity
@@ -207,7 +196,7 @@ class Vehicle(_Owned):
         unique_together = (("tenant", "kind", "plate"),)
 
 
-class Visitor(_Owned):
+class Visitor(TenantOwned):
     """Someone who visits without registering: known by the phone they verified."""
 
     phone = fields.CharField(max_length=20)
@@ -221,7 +210,7 @@ class Visitor(_Owned):
         unique_together = (("tenant", "phone"),)
 
 
-class Appointment(_Owned):
+class Appointment(TenantOwned):
     """A visit: asked by a visitor (request) or offered by a host (invitation)."""
 
     site: fields.ForeignKeyNullableRelation[Site] = fields.ForeignKeyField(
@@ -266,7 +255,7 @@ class Appointment(_Owned):
         )
 
 
-class ImportJob(_Owned):
+class ImportJob(TenantOwned):
     """One uploaded spreadsheet and what became of its rows (导入结果)."""
 
     kind = fields.CharEnumField(ImportKind, max_length=16)
@@ -284,7 +273,7 @@ class ImportJob(_Owned):
         table = "campus_import_job"
 
 
-class PassKey(_Owned):
+class PassKey(TenantOwned):
     """The school's Ed25519 key that signs passes (edges hold the public half by kid)."""
 
     kid = fields.CharField(max_length=8, unique=True)

@@ -13,7 +13,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
-from cloud.org.models import Tenant
+from cloud.org.models import TenantOwned
 from cloud.sites.models import Edge, Site
 
 
@@ -91,18 +91,7 @@ class IdTagKind(StrEnum):
     app = "app"  # a member's app identity (会员)
 
 
-class _Owned(Model):
-    id = fields.IntField(primary_key=True)
-    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
-        "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
-    )
-    tenant_id: int
-
-    class Meta:
-        abstract = True
-
-
-class ServiceProvider(_Owned):
+class ServiceProvider(TenantOwned):
     """服务商: the organisation with the customers and merchant accounts."""
 
     name = fields.CharField(max_length=64)
@@ -118,7 +107,7 @@ class ServiceProvider(_Owned):
         unique_together = (("tenant", "phone"),)
 
 
-class PropertyCompany(_Owned):
+class PropertyCompany(TenantOwned):
     """集团物业: owns the stations' premises (a station belongs to a property)."""
 
     provider: fields.ForeignKeyRelation[ServiceProvider] = fields.ForeignKeyField(
@@ -140,7 +129,7 @@ class PropertyCompany(_Owned):
         unique_together = (("tenant", "phone"),)
 
 
-class Station(_Owned):
+class Station(TenantOwned):
     """汽车电站 (3.2.1): a car charging station, one Site of kind charging_station."""
 
     property: fields.ForeignKeyRelation[PropertyCompany] = fields.ForeignKeyField(
@@ -172,7 +161,7 @@ class Station(_Owned):
         table = "charging_station"
 
 
-class Area(_Owned):
+class Area(TenantOwned):
     """区域 (3.2.2): part of a station (every station gets a default one)."""
 
     station: fields.ForeignKeyRelation[Station] = fields.ForeignKeyField(
@@ -193,7 +182,7 @@ class Area(_Owned):
         unique_together = (("tenant", "code"),)
 
 
-class ParkingSpace(_Owned):
+class ParkingSpace(TenantOwned):
     """车位 (3.2.3)."""
 
     area: fields.ForeignKeyRelation[Area] = fields.ForeignKeyField(
@@ -211,7 +200,7 @@ class ParkingSpace(_Owned):
         unique_together = (("tenant", "code"),)
 
 
-class Charger(_Owned):
+class Charger(TenantOwned):
     """电桩 (3.2.5): a charge point whose `serial` (出厂标识) is its OCPP charge point id."""
 
     area: fields.ForeignKeyRelation[Area] = fields.ForeignKeyField(
@@ -253,7 +242,7 @@ class Charger(_Owned):
         unique_together = (("tenant", "code"),)
 
 
-class Connector(_Owned):
+class Connector(TenantOwned):
     """充电枪 (3.2.6), a gun: one connector of a charger (OCPP connectorId 1..n)."""
 
     charger: fields.ForeignKeyRelation[Charger] = fields.ForeignKeyField(
@@ -272,7 +261,7 @@ class Connector(_Owned):
         unique_together = (("charger", "connector"),)
 
 
-class ChargingTariff(_Owned):
+class ChargingTariff(TenantOwned):
     """计费规则 (3.2.7) of a station area. Its versions hold the protocols.tariffs document:
     each edit makes a new version that takes effect at the next local midnight."""
 
@@ -311,7 +300,7 @@ class ChargingTariffVersion(Model):
         unique_together = (("tariff", "effective_from"),)
 
 
-class IdTag(_Owned):
+class IdTag(TenantOwned):
     """A card or an app member that may start charging (pushed to chargers' local lists)."""
 
     tag = fields.CharField(max_length=20, description="OCPP idTag (CiString20)")
@@ -328,7 +317,7 @@ class IdTag(_Owned):
         unique_together = (("tenant", "tag"),)
 
 
-class ChargingOrder(_Owned):
+class ChargingOrder(TenantOwned):
     """汽车订单 (3.4.1). `uuid` is made where the order starts (the cloud for remote starts,
     the edge for a card at the charger), so an order started offline is the same order later."""
 
@@ -405,7 +394,7 @@ class MeterSample(Model):
         unique_together = (("order", "at"),)
 
 
-class PaymentOrder(_Owned):
+class PaymentOrder(TenantOwned):
     """支付订单 (3.4.3): a driver's prepayment through a payment channel."""
 
     number = fields.CharField(max_length=32, unique=True)
@@ -430,7 +419,7 @@ class PaymentOrder(_Owned):
         table = "charging_payment"
 
 
-class Refund(_Owned):
+class Refund(TenantOwned):
     """退费 (3.4.6): at most prepaid minus what was already refunded."""
 
     number = fields.CharField(max_length=32, unique=True)
@@ -455,7 +444,7 @@ class Refund(_Owned):
         table = "charging_refund"
 
 
-class DeviceLink(_Owned):
+class DeviceLink(TenantOwned):
     """上下线记录 (3.6.6): a charger connected or lost its link."""
 
     charger: fields.ForeignKeyRelation[Charger] = fields.ForeignKeyField(

@@ -26,7 +26,6 @@ from cloud.charging.order_schemas import (
     RefundIn,
     UnmatchedStopFilter,
     kwh,
-    yuan,
 )
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.ui import Column, Filter, MenuItem, Resource
@@ -38,6 +37,7 @@ from cloud.ui.views import (
     export_view,
     list_view,
 )
+from protocols.tariffs import yuan
 
 log = logging.getLogger(__name__)
 GROUP = "menu.group.charging"

@@ -14,15 +14,6 @@ from cloud.charging.models import OrderState, PaymentState, RefundState, StartMe
 from cloud.org.schemas import In, Out, UtcDatetime, field_error
 
 
-def yuan(fen: int | None) -> str:
-    """Fen as yuan with two decimals, exact (no float): 1234 -> "12.34", -5 -> "-0.05"."""
-    if fen is None:
-        return ""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"
-
-
 def kwh(wh: int | None) -> str:
     """Wh as kWh with three decimals: 12345 -> "12.345"."""
     if wh is None:

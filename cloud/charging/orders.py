@@ -42,7 +42,6 @@ from cloud.charging.order_schemas import (
     UnmatchedStopOut,
     duration_text,
     kwh,
-    yuan,
 )
 from cloud.crud import Crud, Page, PageParams, paginate, within
 from cloud.db import is_postgres
@@ -53,7 +52,7 @@ from cloud.sites.models import SyncEvent
 from cloud.state import wake_edges
 from protocols.charging import RemoteStartCommand, RemoteStopCommand
 from protocols.sync import CommandKind
-from protocols.tariffs import Bill, Reading, TariffError, bill_charging, parse_tariff
+from protocols.tariffs import Bill, Reading, TariffError, bill_charging, parse_tariff, yuan
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,9 @@ test."""
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
-from pydantic import ValidationError
 
-from cloud.api import ApiRoute, crud_routes, invalid_response, path_id
+from cloud.api import ApiRoute, crud_routes, path_id, read_body
 from cloud.auth import Principal
 from cloud.charging import tariffs as service
 from cloud.charging.tariff_schemas import (
@@ -33,17 +30,9 @@ async def tariff_bill_test(principal: Principal, request: web.Request) -> BillOu
     whatever the body holds."""
     ident = path_id(request)
     await service.get_tariff(principal, ident)
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return web.json_response(
-            {"error": "bad_json", "field": "(body)", "message": "body is not valid JSON"},
-            status=400,
-        )
-    try:
-        body = BillTestIn.model_validate(raw)
-    except ValidationError as exc:
-        return invalid_response(exc, where="body")
+    body = await read_body(request, BillTestIn)
+    if isinstance(body, web.Response):
+        return body
     return await service.bill_test(principal, ident, body)
 
 

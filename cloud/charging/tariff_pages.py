@@ -23,7 +23,7 @@ from cloud.charging.tariff_schemas import BillOut, BillTestIn, TariffFilter, Tar
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.ui import Column, Filter, MenuItem, Resource
 from cloud.ui.layout import render_error
-from cloud.ui.values import display, input_time, parse_local
+from cloud.ui.values import display, fen_of, input_time, parse_local
 from cloud.ui.views import (
     _crumbs,
     action_view,
@@ -99,22 +99,6 @@ tariff_list = list_view(TARIFFS_PAGE, "charging/tariffs/list.html")
 # --- the form -----------------------------------------------------------------------------------
 
 
-def fen_of(text: str) -> int:
-    """Yuan typed by a person (at most two decimals, 0–1000) as fen; ValueError otherwise."""
-    try:
-        amount = Decimal(text.strip().replace("，", ",").replace("¥", "").replace("元", ""))
-    except InvalidOperation:
-        raise ValueError(text) from None
-    if (
-        not amount.is_finite()
-        or amount < 0
-        or amount > 1000
-        or amount != amount.quantize(Decimal("0.01"))
-    ):
-        raise ValueError(text)
-    return int(amount * 100)
-
-
 def _clock(text: str) -> time:
     if text == "24:00":
         return time(0)
@@ -150,7 +134,7 @@ def _read_form(
         for name in ("electricity", "service"):
             if shown[name]:
                 try:
-                    data[FORM_FIELD[name]] = fen_of(shown[name])
+                    data[FORM_FIELD[name]] = fen_of(shown[name], most_yuan=1000)
                 except ValueError:
                     errors[name] = "tariffs.error.money"
     rows: list[dict[str, str]] = []
@@ -173,8 +157,8 @@ def _read_form(
                     "period": row["period"],
                     "start": _clock(row["start"]),
                     "end": _clock(row["end"]),
-                    "electricity_fen": fen_of(row["electricity"]),
-                    "service_fen": fen_of(row["service"]),
+                    "electricity_fen": fen_of(row["electricity"], most_yuan=1000),
+                    "service_fen": fen_of(row["service"], most_yuan=1000),
                 }
             )
         except ValueError:
@@ -186,7 +170,7 @@ def _read_form(
     shown["rows"] = rows
     prepay = [p for p in re.split(r"[,，\s]+", shown["prepay"]) if p]
     try:
-        data["prepay_options_fen"] = [fen_of(p) for p in prepay]
+        data["prepay_options_fen"] = [fen_of(p, most_yuan=1000) for p in prepay]
     except ValueError:
         errors["prepay"] = "tariffs.error.prepay_count"
     return data, errors, shown

@@ -66,6 +66,7 @@ from protocols.tariffs import (
     time_of_use_rows,
     uniform_charging,
     version_in_force,
+    yuan,
 )
 
 log = logging.getLogger(__name__)
@@ -88,12 +89,6 @@ def configure(timezone: str) -> None:
 
 def zone() -> ZoneInfo:
     return _zone
-
-
-def yuan(fen: int) -> str:
-    """Fen as yuan with two decimals, exactly (no float)."""
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
 # --- documents ----------------------------------------------------------------------------------

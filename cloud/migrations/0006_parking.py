@@ -3,6 +3,7 @@ from tortoise.migrations import operations as ops
 import functools
 from cloud.parking.models import ArrearsState, BerthStatus, EnergyScope, LockStateName, MonthlyPassState, OrderState, ParkingPaymentState, PayState, PaymentMethod
 from json import dumps, loads
+from protocols.events import Reason
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
@@ -31,7 +32,7 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
             options={'table': 'parking_berth', 'app': 'wayside', 'unique_together': (('tenant', 'code'),), 'pk_attr': 'id', 'table_description': "泊位 of a road section (or a lot's marked space with a sensor or lock)."},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='BerthSensor',
@@ -48,7 +49,7 @@ class Migration(migrations.Migration):
                 ('false_alarms', fields.IntField(default=0)),
             ],
             options={'table': 'parking_sensor', 'app': 'wayside', 'unique_together': (('tenant', 'serial'),), 'pk_attr': 'id', 'table_description': '地磁检测器: its last heartbeat and battery, and its counts of detections and false alarms.'},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='Collector',
@@ -65,7 +66,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'parking_collector', 'app': 'wayside', 'unique_together': (('tenant', 'account'),), 'pk_attr': 'id', 'table_description': '收费员: signs in on a PDA for the road sections it may work.'},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='CollectorShift',
@@ -84,7 +85,7 @@ class Migration(migrations.Migration):
                 ('receipts', fields.IntField(default=0)),
             ],
             options={'table': 'parking_shift', 'app': 'wayside', 'indexes': [Index(fields=['tenant_id', 'signed_in_at'])], 'pk_attr': 'id', 'table_description': '签到签退: one shift of a collector on one section and device, with its takings.'},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='HolidayDay',
@@ -96,7 +97,7 @@ class Migration(migrations.Migration):
                 ('name', fields.CharField(default='', max_length=32)),
             ],
             options={'table': 'parking_holiday', 'app': 'wayside', 'unique_together': (('tenant', 'day'),), 'pk_attr': 'id', 'table_description': "节假日配置: a date whose day kind is not its weekday's (short or long holiday, or a"},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='MonthlyPassRule',
@@ -113,7 +114,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'parking_monthly_rule', 'app': 'wayside', 'unique_together': (('tenant', 'name'),), 'pk_attr': 'id', 'table_description': '包月规则: price per month, which vehicles, which lots (one, or a group sharing it).'},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='MonthlyPass',
@@ -133,7 +134,7 @@ class Migration(migrations.Migration):
                 ('cancelled_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'parking_monthly_pass', 'app': 'wayside', 'pk_attr': 'id', 'table_description': "包月车: a holder's pass for bound plates, valid between two local days."},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='ParkingLock',
@@ -148,7 +149,7 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'parking_lock', 'app': 'wayside', 'unique_together': (('tenant', 'berth'),), 'pk_attr': 'id', 'table_description': '车位锁 on a shared berth, driven over Modbus by the edge.'},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='ParkingOrder',
@@ -185,7 +186,7 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
             options={'table': 'parking_order', 'app': 'wayside', 'indexes': [Index(fields=['tenant_id', 'entered_at']), Index(fields=['tenant_id', 'plate'])], 'pk_attr': 'id', 'table_description': "停车订单: one stay in a lot or a berth. `uuid` is the edge's session uuid."},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='Arrears',
@@ -206,7 +207,7 @@ class Migration(migrations.Migration):
                 ('reminders', fields.IntField(default=0)),
             ],
             options={'table': 'parking_arrears', 'app': 'wayside', 'indexes': [Index(fields=['tenant_id', 'plate'])], 'pk_attr': 'id', 'table_description': '欠费记录: what an order left owing, settled by a later payment or voided.'},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='ParkingPayment',
@@ -231,7 +232,7 @@ class Migration(migrations.Migration):
                 ('paid_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'parking_payment', 'app': 'wayside', 'indexes': [Index(fields=['tenant_id', 'created_at'])], 'pk_attr': 'id', 'table_description': 'Money for parking: cash at a PDA (paid at once), or a channel payment (created, then'},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='ParkingTariff',
@@ -246,7 +247,7 @@ class Migration(migrations.Migration):
                 ('operator', fields.CharField(default='', max_length=64)),
             ],
             options={'table': 'parking_tariff', 'app': 'wayside', 'unique_together': (('tenant', 'name'),), 'pk_attr': 'id', 'table_description': '收费规则: a protocols.tariffs parking document. Edits replace the document and take'},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='ParkingSite',
@@ -263,7 +264,7 @@ class Migration(migrations.Migration):
                 ('hotline', fields.CharField(default='', max_length=32)),
             ],
             options={'table': 'parking_site', 'app': 'wayside', 'pk_attr': 'id', 'table_description': 'What parking knows of a lot or road section beyond the Site itself.'},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='SensorDetection',
@@ -283,7 +284,7 @@ class Migration(migrations.Migration):
                 ('reported_by', fields.CharField(default='', max_length=64)),
             ],
             options={'table': 'parking_detection', 'app': 'wayside', 'indexes': [Index(fields=['tenant_id', 'occurred_at'])], 'pk_attr': 'id', 'table_description': '地磁检测记录: one arrival or departure a sensor (or a collector) reported, a false'},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
         ),
         ops.CreateModel(
             name='SpecialPlate',
@@ -296,6 +297,11 @@ class Migration(migrations.Migration):
                 ('enabled', fields.BooleanField(default=True)),
             ],
             options={'table': 'parking_special_plate', 'app': 'wayside', 'pk_attr': 'id', 'table_description': '特殊车牌配置: plates of these kinds or matching this pattern park free.'},
-            bases=['_Owned'],
+            bases=['TenantOwned'],
+        ),
+        ops.AlterField(
+            model_name='AccessRecord',
+            name='reason',
+            field=fields.CharEnumField(description='lane_disabled: lane_disabled\nlow_confidence: low_confidence\nblacklist: blacklist\nwhitelist: whitelist\nrule: rule\ndefault: default\nregistrant: registrant\nvisitor: visitor\noverride: override\nno_rule: no_rule\nmalformed: malformed\nunknown_key: unknown_key\nbad_signature: bad_signature\nnot_yet_valid: not_yet_valid\nexpired: expired\ntoo_long: too_long\nwrong_gate: wrong_gate\nwrong_direction: wrong_direction\nrevoked: revoked\nreplayed: replayed\narrears: arrears\nmonthly: monthly\nspecial: special\nunpaid: unpaid\npaid: paid\nticket: ticket', enum_type=Reason, max_length=16),
         ),
     ]

@@ -28,6 +28,20 @@ class Tenant(Model):
         table = "org_tenant"
 
 
+class TenantOwned(Model):
+    """A business row of one tenant: every domain's models start here, and every query of
+    them is scoped by tenant (cloud.org.service.scoped)."""
+
+    id = fields.IntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    tenant_id: int
+
+    class Meta:
+        abstract = True
+
+
 class Department(Model):
     id = fields.IntField(primary_key=True)
     tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(

@@ -23,6 +23,7 @@ from cloud.errors import Conflict, Invalid, NotFound
 from cloud.notify.service import Template, notify, valid_phone
 from cloud.org.service import audit, scoped
 from cloud.parking import texts_orders as _texts  # noqa: F401 - the reminder's body
+from cloud.parking.memo import memo
 from cloud.parking.models import (
     Arrears,
     ArrearsState,
@@ -44,12 +45,12 @@ from cloud.parking.order_schemas import (
     ReminderOut,
     RemindIn,
     VoidIn,
-    yuan,
 )
 from cloud.parking.publish import publish_to_tenant
 from protocols.parking import ArrearsGrant, ArrearsItem
 from protocols.plates import is_valid_plate, normalize_plate
 from protocols.sync import Entity
+from protocols.tariffs import yuan
 
 SORTS = {"occurred_at": "occurred_at", "amount_fen": "amount_fen", "plate": "plate"}
 VEHICLE_SORTS = {"total_fen": "total", "count": "n", "plate": "plate", "last_at": "last"}
@@ -114,7 +115,11 @@ async def reconcile(
     its Arrears to match. Saves the order; returns the plates whose arrears changed (the
     caller publishes them, once per change set)."""
     touched: set[str] = set()
-    held = await Arrears.filter(order_id=row.id).first()
+    batch = memo()
+    if batch is not None and ("arrears", row.id) in batch:
+        held: Arrears | None = batch[("arrears", row.id)]
+    else:
+        held = await Arrears.filter(order_id=row.id).first()
     before = (held.state, held.amount_fen, held.plate) if held is not None else None
     free = bool(row.free_reason)
     if row.state == OrderState.void:
@@ -159,6 +164,8 @@ async def reconcile(
         after = (held.state, held.amount_fen, held.plate)
         if after != before:
             await held.save()
+            if batch is not None:
+                batch[("arrears", row.id)] = held
             touched.add(row.plate)
             if before is not None:
                 touched.add(before[2])

@@ -3,12 +3,9 @@ attendance under /api/v1."""
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
-from pydantic import ValidationError
 
-from cloud.api import ApiRoute, crud_routes, invalid_response, path_id
+from cloud.api import ApiRoute, crud_routes, path_id, read_body
 from cloud.auth import Principal
 from cloud.parking import collectors
 from cloud.parking.collector_schemas import (
@@ -32,17 +29,9 @@ async def reset_collector_password(
     whatever the body holds."""
     ident = path_id(request)
     await collectors.get_collector(principal, ident)
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return web.json_response(
-            {"error": "bad_json", "field": "(body)", "message": "body is not valid JSON"},
-            status=400,
-        )
-    try:
-        body = PasswordIn.model_validate(raw)
-    except ValidationError as exc:
-        return invalid_response(exc, where="body")
+    body = await read_body(request, PasswordIn)
+    if isinstance(body, web.Response):
+        return body
     return await collectors.reset_password(principal, ident, body)
 
 

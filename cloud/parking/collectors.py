@@ -39,13 +39,13 @@ from cloud.parking.collector_schemas import (
     ShiftOut,
 )
 from cloud.parking.models import Collector, CollectorShift
-from cloud.parking.pass_schemas import yuan
 from cloud.passwords import hash_password
 from cloud.sites.models import Site
 from cloud.state import publish
 from protocols.parking import CollectorGrant
 from protocols.site import SiteKind
 from protocols.sync import Entity
+from protocols.tariffs import yuan
 
 ENTITY = "collector"
 

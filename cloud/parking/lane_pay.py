@@ -15,13 +15,10 @@ from cloud.parking import texts_lane_pay as _texts  # noqa: F401 - registers the
 from cloud.parking.models import ParkingPaymentState
 from cloud.sites.models import CommandState
 from protocols.plates import normalize_plate
+from protocols.tariffs import yuan
 
 TICKET_COOKIE = "wayside_lot_ticket"
 REFRESH_S = 3
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def _not_found(request: web.Request, m: Mobile) -> web.Response:
@@ -58,7 +55,7 @@ async def lane_page(request: web.Request, m: Mobile) -> web.StreamResponse:
         "lane": lane,
         "site": site,
         "pending": pending,
-        "yuan": _yuan,
+        "yuan": yuan,
         "ticket": request.cookies.get(TICKET_COOKIE, ""),
         "refresh": 0 if pending is not None else REFRESH_S,
     }
@@ -131,7 +128,7 @@ async def prepay_page(request: web.Request, m: Mobile) -> web.StreamResponse:
         "plate": plate,
         "stay": stay,
         "searched": bool(plate),
-        "yuan": _yuan,
+        "yuan": yuan,
     }
     return render(request, m, "parking/pay_prepay.html", context)
 
@@ -144,7 +141,7 @@ async def payment_page(request: web.Request, m: Mobile) -> web.StreamResponse:
     context = {
         "title": "parking.lane_pay.payment.title",
         "payment": row,
-        "yuan": _yuan,
+        "yuan": yuan,
         "paid": row.state == ParkingPaymentState.paid,
         "refresh": REFRESH_S if row.state == ParkingPaymentState.created else 0,
     }

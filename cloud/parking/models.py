@@ -15,27 +15,14 @@ from typing import Any
 
 from tortoise import fields
 from tortoise.indexes import Index
-from tortoise.models import Model
 
-from cloud.org.models import Tenant
+from cloud.org.models import TenantOwned
 from cloud.sites.models import Edge, Site
-
-
-class _Owned(Model):
-    id = fields.IntField(primary_key=True)
-    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
-        "wayside.Tenant", related_name=False, on_delete=fields.CASCADE
-    )
-    tenant_id: int
-
-    class Meta:
-        abstract = True
-
 
 # --- tariffs ------------------------------------------------------------------------------------
 
 
-class ParkingTariff(_Owned):
+class ParkingTariff(TenantOwned):
     """收费规则: a protocols.tariffs parking document. Edits replace the document and take
     effect on edges at their next sync (a lot bills an exit by the document it holds)."""
 
@@ -51,7 +38,7 @@ class ParkingTariff(_Owned):
         unique_together = (("tenant", "name"),)
 
 
-class HolidayDay(_Owned):
+class HolidayDay(TenantOwned):
     """节假日配置: a date whose day kind is not its weekday's (short or long holiday, or a
     weekend made a workday)."""
 
@@ -67,7 +54,7 @@ class HolidayDay(_Owned):
 # --- places: lots, road sections, berths, sensors, locks ----------------------------------------
 
 
-class ParkingSite(_Owned):
+class ParkingSite(TenantOwned):
     """What parking knows of a lot or road section beyond the Site itself."""
 
     site: fields.OneToOneRelation[Site] = fields.OneToOneField(
@@ -95,7 +82,7 @@ class BerthStatus(StrEnum):
     fault = "fault"
 
 
-class Berth(_Owned):
+class Berth(TenantOwned):
     """泊位 of a road section (or a lot's marked space with a sensor or lock)."""
 
     site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
@@ -118,7 +105,7 @@ class Berth(_Owned):
         unique_together = (("tenant", "code"),)
 
 
-class BerthSensor(_Owned):
+class BerthSensor(TenantOwned):
     """地磁检测器: its last heartbeat and battery, and its counts of detections and false alarms."""
 
     site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
@@ -138,7 +125,7 @@ class BerthSensor(_Owned):
         unique_together = (("tenant", "serial"),)
 
 
-class SensorDetection(_Owned):
+class SensorDetection(TenantOwned):
     """地磁检测记录: one arrival or departure a sensor (or a collector) reported, a false
     alarm report marks its arrival."""
 
@@ -170,7 +157,7 @@ class LockStateName(StrEnum):
     unknown = "unknown"
 
 
-class ParkingLock(_Owned):
+class ParkingLock(TenantOwned):
     """车位锁 on a shared berth, driven over Modbus by the edge."""
 
     site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
@@ -208,7 +195,7 @@ class PayState(StrEnum):
     grace = "grace"  # 15分钟免费 (left within the free minutes)
 
 
-class ParkingOrder(_Owned):
+class ParkingOrder(TenantOwned):
     """停车订单: one stay in a lot or a berth. `uuid` is the edge's session uuid."""
 
     uuid = fields.UUIDField(unique=True)
@@ -267,7 +254,7 @@ class ParkingPaymentState(StrEnum):
     closed = "closed"
 
 
-class ParkingPayment(_Owned):
+class ParkingPayment(TenantOwned):
     """Money for parking: cash at a PDA (paid at once), or a channel payment (created, then
     paid by the channel's signed callback). `orders` are the order uuids it settles (one, or
     several when a collector takes a plate's arrears at once)."""
@@ -303,7 +290,7 @@ class ArrearsState(StrEnum):
     void = "void"  # 作废
 
 
-class Arrears(_Owned):
+class Arrears(TenantOwned):
     """欠费记录: what an order left owing, settled by a later payment or voided."""
 
     order: fields.OneToOneRelation[ParkingOrder] = fields.OneToOneField(
@@ -339,7 +326,7 @@ class EnergyScope(StrEnum):
     other = "other"  # 非新能源
 
 
-class MonthlyPassRule(_Owned):
+class MonthlyPassRule(TenantOwned):
     """包月规则: price per month, which vehicles, which lots (one, or a group sharing it)."""
 
     name = fields.CharField(max_length=64)
@@ -361,7 +348,7 @@ class MonthlyPassState(StrEnum):
     cancelled = "cancelled"
 
 
-class MonthlyPass(_Owned):
+class MonthlyPass(TenantOwned):
     """包月车: a holder's pass for bound plates, valid between two local days."""
 
     rule: fields.ForeignKeyRelation[MonthlyPassRule] = fields.ForeignKeyField(
@@ -383,7 +370,7 @@ class MonthlyPass(_Owned):
         table = "parking_monthly_pass"
 
 
-class SpecialPlate(_Owned):
+class SpecialPlate(TenantOwned):
     """特殊车牌配置: plates of these kinds or matching this pattern park free."""
 
     name = fields.CharField(max_length=64)
@@ -398,7 +385,7 @@ class SpecialPlate(_Owned):
 # --- collectors ----------------------------------------------------------------------------------
 
 
-class Collector(_Owned):
+class Collector(TenantOwned):
     """收费员: signs in on a PDA for the road sections it may work."""
 
     account = fields.CharField(max_length=32)
@@ -415,7 +402,7 @@ class Collector(_Owned):
         unique_together = (("tenant", "account"),)
 
 
-class CollectorShift(_Owned):
+class CollectorShift(TenantOwned):
     """签到签退: one shift of a collector on one section and device, with its takings."""
 
     uuid = fields.UUIDField(unique=True)

@@ -27,7 +27,9 @@ from cloud import sync
 from cloud.parking import arrears as arrears_service
 from cloud.parking import orders
 from cloud.parking.devices import record_detection
+from cloud.parking.memo import batch_memo, memo
 from cloud.parking.models import (
+    Arrears,
     Berth,
     BerthStatus,
     OrderState,
@@ -90,6 +92,10 @@ async def _order(site: Site, session: str) -> ParkingOrder | None:
     key = orders.session_uuid(session)
     if key is None:
         return None
+    held = memo()
+    if held is not None and ("order", key) in held:
+        found: ParkingOrder | None = held[("order", key)]
+        return found if found is not None and found.tenant_id == site.tenant_id else None
     return await ParkingOrder.filter(uuid=key, tenant_id=site.tenant_id).first()
 
 
@@ -105,7 +111,7 @@ async def _open(
         log.warning("edge %s: session %r is not a uuid: event ignored", edge.code, session)
         return None
     at = _utc(at)
-    return await ParkingOrder.create(
+    row = await ParkingOrder.create(
         tenant_id=site.tenant_id,
         uuid=key,
         number=orders.order_number(key, at),
@@ -115,6 +121,10 @@ async def _open(
         state=OrderState.in_progress,
         **fields,
     )
+    if (held := memo()) is not None:
+        held[("order", key)] = row
+        held[("arrears", row.id)] = None  # a new order owes nothing yet
+    return row
 
 
 async def _set_plate(row: ParkingOrder, plate: str, given_class: str, at: datetime) -> None:
@@ -153,9 +163,8 @@ async def _session_started(edge: Edge, site: Site, p: ParkingSessionStarted, ste
     if row is None:
         return
     await _set_plate(row, plate, "", _utc(p.entered_at))
-    row.entry_snapshot = await orders.evidence(
-        site.tenant_id, site.id, p.lane, plate, _utc(p.entered_at)
-    )
+    # The entry and exit images are matched when the order is shown (orders.order_detail):
+    # the access record may arrive after this event, and the match cost a query per event.
     step.plates |= await arrears_service.reconcile(row, at=_utc(p.entered_at))
 
 
@@ -202,11 +211,6 @@ async def _session_ended(edge: Edge, site: Site, p: ParkingSessionEnded, step: S
         "mismatch": mismatch,
     }
     row.paid_fen = max(row.paid_fen, p.paid_fen)
-    if not row.entry_snapshot:
-        row.entry_snapshot = await orders.evidence(
-            site.tenant_id, site.id, row.entry_lane, row.plate, row.entered_at
-        )
-    row.exit_snapshot = await orders.evidence(site.tenant_id, site.id, p.lane, row.plate, exited)
     step.plates |= await arrears_service.reconcile(row, at=exited)
 
 
@@ -441,8 +445,34 @@ async def record_parking(edge: Edge, sites: dict[str, Site], items: list[sync.Ac
     ).order_by("seq")
     if rows and rows[0].type != items[0][0].type:
         return  # applied when the batch's first parking type was handled
+    with batch_memo() as held:
+        await _preload(held, rows)
+        await _apply_all(edge, sites, rows)
+
+
+async def _preload(held: dict[tuple[Any, ...], Any], rows: list[SyncEvent]) -> None:
+    """The batch's orders and their arrears, in two queries instead of two per event."""
+    keys = {
+        key
+        for row in rows
+        if isinstance(row.payload, dict)
+        and (key := orders.session_uuid(str(row.payload.get("session", "")))) is not None
+    }
+    if not keys:
+        return
+    found = {row.uuid: row for row in await ParkingOrder.filter(uuid__in=keys)}
+    for key in keys:
+        held[("order", key)] = found.get(key)
+    owed = {
+        a.order_id: a for a in await Arrears.filter(order_id__in=[o.id for o in found.values()])
+    }
+    for order in found.values():
+        held[("arrears", order.id)] = owed.get(order.id)
+
+
+async def _apply_all(edge: Edge, sites: dict[str, Site], rows: list[SyncEvent]) -> None:
     step = Step()
-    for row in rows or []:
+    for row in rows:
         site = sites.get(row.site)
         if site is None:
             continue

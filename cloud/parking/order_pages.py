@@ -21,7 +21,6 @@ from cloud.parking.order_schemas import (
     ParkingOrderFilter,
     PassRecordFilter,
     VoidIn,
-    yuan,
 )
 from cloud.ui import Column, Filter, MenuItem, Resource
 from cloud.ui.layout import render_error
@@ -30,6 +29,7 @@ from cloud.ui.views import _crumbs, _filter_data, _strip_bad_fields, export_view
 from protocols.events import Verdict
 from protocols.parking import VehicleType
 from protocols.site import Direction
+from protocols.tariffs import yuan
 
 GROUP = "menu.group.parking"
 VIEW = "parking.view"

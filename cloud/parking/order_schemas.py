@@ -23,15 +23,6 @@ from protocols.parking import VehicleType
 from protocols.site import Direction
 
 
-def yuan(fen: int | None) -> str:
-    """Fen as yuan with two decimals, exact (no float): 1234 -> "12.34", -5 -> "-0.05"."""
-    if fen is None:
-        return ""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"
-
-
 def duration_text(seconds: int | None) -> str:
     """A stay as h:mm:ss."""
     if seconds is None:

@@ -9,10 +9,9 @@ Arrears row (cloud.parking.arrears), which keeps the order's pay_state in step.
 from __future__ import annotations
 
 import logging
-import re
 import uuid as uuidlib
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from tortoise.expressions import F
@@ -27,6 +26,7 @@ from cloud.db import is_postgres
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.service import audit, scoped
 from cloud.parking import arrears as arrears_service
+from cloud.parking.memo import memo, remembered
 from cloud.parking.models import (
     Arrears,
     Berth,
@@ -54,15 +54,22 @@ from cloud.parking.order_schemas import (
     VoidIn,
     bill_lines_of,
     duration_text,
-    yuan,
 )
 from cloud.parking.publish import PARKING_KINDS, publish_berth
 from cloud.sites.models import Site
 from protocols import tariffs
-from protocols.parking import VehicleClass, VehicleType, is_new_energy, vehicle_class_of
-from protocols.plates import is_valid_plate, normalize_plate, plate_kind
+from protocols.parking import (
+    SpecialPlateGrant,
+    VehicleClass,
+    VehicleType,
+    is_new_energy,
+    special_rule_of,
+    vehicle_class_of,
+)
+from protocols.plates import is_valid_plate, normalize_plate
 from protocols.site import SiteKind
 from protocols.sync import ListKind
+from protocols.tariffs import yuan
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +85,8 @@ SORTS = {
 # An access record is the evidence of an entry or exit when it was read this close to it.
 EVIDENCE_BEFORE = timedelta(seconds=120)
 EVIDENCE_AFTER = timedelta(seconds=10)
+
+
 # Free reasons an edge reports, and the vehicle type each says the vehicle is.
 FREE_TYPES = {
     "monthly": VehicleType.monthly,
@@ -109,8 +118,12 @@ def session_uuid(session: str) -> uuidlib.UUID | None:
 
 async def holiday_calendar(tenant_id: int) -> dict[date, str]:
     """The tenant's 节假日配置: date -> protocols.tariffs.DayKind value."""
-    rows = await HolidayDay.filter(tenant_id=tenant_id).values_list("day", "kind")
-    return {day: str(kind) for day, kind in rows}
+
+    async def load() -> dict[date, str]:
+        rows = await HolidayDay.filter(tenant_id=tenant_id).values_list("day", "kind")
+        return {day: str(kind) for day, kind in rows}
+
+    return await remembered(("holidays", tenant_id), load)
 
 
 def bill_stay(
@@ -125,7 +138,7 @@ def bill_stay(
     evaluator's as_dict), None when the document cannot bill it (logged)."""
     try:
         bill = tariffs.bill_parking(
-            tariffs.parse_tariff(document),
+            _parsed(document),
             entered_at,
             max(exited_at, entered_at),
             vehicle_class=vehicle_class,
@@ -136,6 +149,17 @@ def bill_stay(
         log.warning("parking tariff could not bill a stay: %s", exc)
         return None
     return bill.as_dict()
+
+
+def _parsed(document: dict[str, Any]) -> tariffs.TariffDocument:
+    """A stored document validated once per batch (it is the same dict for every stay)."""
+    held = memo()
+    if held is None:
+        return tariffs.parse_tariff(document)
+    key = ("document", id(document))
+    if key not in held:
+        held[key] = (document, tariffs.parse_tariff(document))  # keeps `document` alive
+    return cast(tariffs.TariffDocument, held[key][1])
 
 
 def bill_total(bill: dict[str, Any] | None) -> int | None:
@@ -149,6 +173,14 @@ async def tariff_document(
 ) -> tuple[str, dict[str, Any] | None]:
     """(tariff key, document) a stay is billed by: the one the edge names ("parking:<id>"),
     else the site's own tariff."""
+    return await remembered(
+        ("tariff", tenant_id, key, site_id), lambda: _tariff_document(tenant_id, key, site_id)
+    )
+
+
+async def _tariff_document(
+    tenant_id: int, key: str, site_id: int
+) -> tuple[str, dict[str, Any] | None]:
     tariff: ParkingTariff | None = None
     if key.startswith("parking:") and key[8:].isdigit() and len(key) < 24:
         tariff = await ParkingTariff.filter(tenant_id=tenant_id, id=int(key[8:])).first()
@@ -174,45 +206,66 @@ async def cloud_bill(row: ParkingOrder, until: datetime) -> tuple[str, dict[str,
 
 
 async def _special(tenant_id: int, plate: str) -> bool:
-    kind = plate_kind(plate)
-    for rule in await SpecialPlate.filter(tenant_id=tenant_id, enabled=True):
-        if kind is not None and kind.value in (rule.plate_kinds or []):
-            return True
-        if rule.pattern:
-            try:
-                if re.search(rule.pattern, plate):
-                    return True
-            except re.error:
-                continue
-    return False
+    async def load() -> list[tuple[str, SpecialPlateGrant]]:
+        rows = await SpecialPlate.filter(tenant_id=tenant_id, enabled=True)
+        return [
+            (
+                str(r.id),
+                SpecialPlateGrant(name=r.name, plate_kinds=r.plate_kinds or [], pattern=r.pattern),
+            )
+            for r in rows
+        ]
+
+    rules = await remembered(("specials", tenant_id), load)
+    return special_rule_of(plate, rules) is not None
 
 
 async def _monthly(tenant_id: int, site_id: int, plate: str, day: date) -> bool:
-    passes = await MonthlyPass.filter(
-        tenant_id=tenant_id,
-        state=MonthlyPassState.active,
-        valid_from__lte=day,
-        valid_until__gte=day,
-    )
-    for held in passes:
-        if plate not in (held.plates or []):
-            continue
-        rule = await MonthlyPassRule.filter(id=held.rule_id).first()
-        if rule is None or not rule.sites or site_id in rule.sites:
-            return True
-    return False
+    async def load() -> dict[str, list[list[int]]]:
+        """plate -> the site lists of the passes in force that day covering it."""
+        passes = await MonthlyPass.filter(
+            tenant_id=tenant_id,
+            state=MonthlyPassState.active,
+            valid_from__lte=day,
+            valid_until__gte=day,
+        ).values_list("plates", "rule_id")
+        rule_ids = {rule for _, rule in passes}
+        rules = (
+            dict(await MonthlyPassRule.filter(id__in=rule_ids).values_list("id", "sites"))
+            if rule_ids
+            else {}
+        )
+        covered: dict[str, list[list[int]]] = {}
+        for plates, rule_id in passes:
+            for held in plates or []:
+                covered.setdefault(held, []).append(list(rules.get(rule_id) or []))
+        return covered
+
+    covered = await remembered(("monthly", tenant_id, day), load)
+    return any(not sites or site_id in sites for sites in covered.get(plate, ()))
 
 
 async def _whitelisted(tenant_id: int, site_id: int, plate: str, at: datetime) -> bool:
-    rows = await ListEntry.filter(
-        tenant_id=tenant_id, site_id=site_id, plate=plate, kind=ListKind.whitelist, enabled=True
+    async def load() -> dict[str, list[tuple[datetime | None, datetime | None]]]:
+        rows = await ListEntry.filter(
+            tenant_id=tenant_id, site_id=site_id, kind=ListKind.whitelist, enabled=True
+        ).values_list("plate", "valid_from", "valid_until")
+        listed: dict[str, list[tuple[datetime | None, datetime | None]]] = {}
+        for listed_plate, start, until in rows:
+            listed.setdefault(listed_plate, []).append((start, until))
+        return listed
+
+    if memo() is None:
+        listed = await ListEntry.filter(
+            tenant_id=tenant_id, site_id=site_id, plate=plate, kind=ListKind.whitelist,
+            enabled=True,
+        ).values_list("valid_from", "valid_until")  # fmt: skip
+        spans = [(start, until) for start, until in listed]
+    else:
+        spans = (await remembered(("whitelist", tenant_id, site_id), load)).get(plate, [])
+    return any(
+        (start is None or start <= at) and (until is None or at < until) for start, until in spans
     )
-    for row in rows:
-        if (row.valid_from is None or row.valid_from <= at) and (
-            row.valid_until is None or at < row.valid_until
-        ):
-            return True
-    return False
 
 
 async def vehicle_type_of(tenant_id: int, site_id: int, plate: str, at: datetime) -> VehicleType:

@@ -3,12 +3,9 @@ plates under /api/v1."""
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
-from pydantic import ValidationError
 
-from cloud.api import ApiRoute, crud_routes, invalid_response, path_id
+from cloud.api import ApiRoute, crud_routes, path_id, read_body
 from cloud.auth import Principal
 from cloud.parking import passes, specials
 from cloud.parking.pass_schemas import (
@@ -34,17 +31,9 @@ async def renew_monthly_pass(principal: Principal, request: web.Request) -> Pass
     whatever the body holds."""
     ident = path_id(request)
     await passes.get_pass(principal, ident)
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return web.json_response(
-            {"error": "bad_json", "field": "(body)", "message": "body is not valid JSON"},
-            status=400,
-        )
-    try:
-        body = PassRenewIn.model_validate(raw)
-    except ValidationError as exc:
-        return invalid_response(exc, where="body")
+    body = await read_body(request, PassRenewIn)
+    if isinstance(body, web.Response):
+        return body
     return await passes.renew_pass(principal, ident, body)
 
 

@@ -33,10 +33,10 @@ from cloud.parking.pass_schemas import (
     PassStatus,
     SpecialPlateFilter,
     SpecialPlateIn,
-    fen_of,
 )
 from cloud.ui import Column, Filter, FormField, MenuItem, Resource
 from cloud.ui.layout import render_error
+from cloud.ui.values import fen_of
 from cloud.ui.views import (
     _choices,
     _crumbs,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -22,24 +21,6 @@ from protocols.plates import PlateKind, is_valid_plate, normalize_plate
 MAX_PRICE_FEN = 10_000_000  # 100,000 yuan a month: anything above is a typing slip
 MAX_MONTHS = 120
 MAX_PLATES = 5
-
-
-def fen_of(text: str) -> int:
-    """Yuan typed by a person ("300", "12.5", "¥1,200.00") as fen; ValueError otherwise."""
-    cleaned = text.strip().replace("，", "").replace(",", "").replace("¥", "").replace("元", "")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(text) from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        raise ValueError(text)
-    return int(amount * 100)
-
-
-def yuan(fen: int) -> str:
-    """Fen as yuan with two decimals, exactly."""
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
 def _plate_list(value: Any) -> Any:

@@ -51,7 +51,6 @@ from cloud.parking.pass_schemas import (
     PassRuleIn,
     PassRuleOut,
     PassStatus,
-    yuan,
 )
 from cloud.parking.publish import PARKING_KINDS, publish_many_to_tenant
 from cloud.parking.texts_passes import said
@@ -59,6 +58,7 @@ from cloud.sites.models import Site
 from protocols.parking import MonthlyPassGrant, VehicleType, is_new_energy
 from protocols.plates import normalize_plate
 from protocols.sync import Entity, ListKind
+from protocols.tariffs import yuan
 
 RULE = "monthly_pass_rule"
 PASS = "monthly_pass"

@@ -38,7 +38,7 @@ from cloud.parking.place_schemas import (
     PlaceForm,
     PlaceOut,
     SensorFilter,
-    yuan_of,
+    yuan,
 )
 from cloud.ui import Column, Filter, FormField, MenuItem, Resource
 from cloud.ui.layout import render_error
@@ -377,7 +377,7 @@ def mount(app: web.Application, resource: Resource) -> None:
 
 def _place_facts(place: PlaceOut, lang: str, zone: ZoneInfo) -> list[tuple[str, str]]:
     def fen(value: int | None) -> str:
-        return "" if value is None else i18n.t(f"{P}yuan", lang, yuan=yuan_of(value))
+        return "" if value is None else i18n.t(f"{P}yuan", lang, yuan=yuan(value))
 
     return [
         (f"{P}field.name", place.name),

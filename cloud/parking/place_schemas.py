@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from cloud.org.schemas import In, Name, Out, UtcDatetime, field_error
 from cloud.parking.models import BerthStatus, LockStateName
+from cloud.ui.values import fen_of
 from protocols.site import CODE_PATTERN, SiteKind
+from protocols.tariffs import yuan
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
 Long = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
@@ -97,11 +98,11 @@ class PlaceOut(Out):
 
     @property
     def refuse_arrears_above_yuan(self) -> str:
-        return yuan_of(self.refuse_arrears_above_fen)
+        return yuan(self.refuse_arrears_above_fen)
 
     @property
     def arrears_confirm_above_yuan(self) -> str:
-        return yuan_of(self.arrears_confirm_above_fen)
+        return yuan(self.arrears_confirm_above_fen)
 
 
 class PlaceFilter(In):
@@ -110,27 +111,6 @@ class PlaceFilter(In):
     street: str = Field(default="", max_length=32)
     tariff_id: int | None = None
     enabled: bool | None = None
-
-
-def fen_of_yuan(text: str) -> int:
-    """Yuan typed by a person ("200", "12.5", "¥1,200.00") as exact fen; ValueError otherwise."""
-    cleaned = text.strip().replace(",", "").replace("，", "").replace("¥", "").replace("元", "")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(text) from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        raise ValueError(text)
-    if amount > 1_000_000:
-        raise ValueError(text)
-    return int(amount * 100)
-
-
-def yuan_of(fen: int | None) -> str:
-    """Fen as yuan with two decimals, exactly; None as empty."""
-    if fen is None:
-        return ""
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 class PlaceForm(In):
@@ -152,7 +132,7 @@ class PlaceForm(In):
     def _yuan(cls, value: str) -> str:
         if value.strip():
             try:
-                fen_of_yuan(value)
+                fen_of(value)
             except ValueError:
                 raise ValueError("parking.places.error.yuan") from None
         return value.strip()
@@ -167,8 +147,8 @@ class PlaceForm(In):
             address=self.address,
             capacity=self.capacity,
             tariff_id=self.tariff_id,
-            refuse_arrears_above_fen=fen_of_yuan(refuse) if refuse else None,
-            arrears_confirm_above_fen=fen_of_yuan(confirm) if confirm else 20_000,
+            refuse_arrears_above_fen=fen_of(refuse) if refuse else None,
+            arrears_confirm_above_fen=fen_of(confirm) if confirm else 20_000,
             hotline=self.hotline,
         )
 

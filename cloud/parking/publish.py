@@ -91,14 +91,14 @@ TENANT_WIDE = (
     Entity.monthly_pass,
     Entity.arrears,
     Entity.special_plate,
-    Entity.collector,
 )
 
 
 async def seed_new_site(tenant_id: int, site_id: int) -> None:
     """Give a new lot or road section the tenant-wide state the tenant's other parking sites
-    already hold (tariffs, holidays, passes, arrears, special plates, collectors), copied from
-    the latest published value of each key. Inside the transaction that made the site."""
+    already hold (tariffs, holidays, passes, arrears, special plates), copied from the latest
+    published value of each key (collectors go to their own sections only). Inside the
+    transaction that made the site."""
     others = [i for i in await parking_site_ids(tenant_id) if i != site_id]
     if not others:
         return

@@ -9,9 +9,7 @@ match the whole plate), the same way edges match the grant.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from functools import lru_cache
 
 from tortoise.transactions import in_transaction
 
@@ -22,8 +20,8 @@ from cloud.org.service import audit, create_row, get_owned, scoped, update_row
 from cloud.parking.models import SpecialPlate
 from cloud.parking.pass_schemas import SpecialPlateFilter, SpecialPlateIn, SpecialPlateOut
 from cloud.parking.publish import publish_to_tenant
-from protocols.parking import SpecialPlateGrant
-from protocols.plates import PlateKind, normalize_plate, plate_kind
+from protocols.parking import SpecialPlateGrant, special_rule_matches
+from protocols.plates import PlateKind, normalize_plate
 from protocols.sync import Entity
 
 ENTITY = "special_plate"
@@ -35,21 +33,10 @@ DEFAULTS: tuple[tuple[str, tuple[PlateKind, ...], str], ...] = (
 )
 
 
-@lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except re.error:
-        return None
-
-
 def matches(plate_kinds: Sequence[str], pattern: str, plate: str) -> bool:
-    """Whether a normalised plate falls under a special-plate rule."""
-    kind = plate_kind(plate)
-    if kind is not None and kind.value in plate_kinds:
-        return True
-    compiled = _compiled(pattern) if pattern else None
-    return compiled is not None and compiled.search(plate) is not None
+    """Whether a normalised plate falls under a special-plate rule (the lanes' own test)."""
+    rule = SpecialPlateGrant(name="", plate_kinds=list(plate_kinds), pattern=pattern)
+    return special_rule_matches(rule, plate)
 
 
 async def is_special(tenant_id: int, plate: str) -> bool:

@@ -3,12 +3,9 @@ and POST .../verify for a stay's itemised bill) and of the holiday calendar (节
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
-from pydantic import ValidationError
 
-from cloud.api import ApiRoute, crud_routes, invalid_response, path_id
+from cloud.api import ApiRoute, crud_routes, path_id, read_body
 from cloud.auth import Principal
 from cloud.parking import tariffs as service
 from cloud.parking.tariff_schemas import (
@@ -32,17 +29,9 @@ async def verify_tariff(
     whatever the body holds."""
     ident = path_id(request)
     await service.get_tariff(principal, ident)
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return web.json_response(
-            {"error": "bad_json", "field": "(body)", "message": "body is not valid JSON"},
-            status=400,
-        )
-    try:
-        body = VerifyIn.model_validate(raw)
-    except ValidationError as exc:
-        return invalid_response(exc, where="body")
+    body = await read_body(request, VerifyIn)
+    if isinstance(body, web.Response):
+        return body
     return await service.verify(principal, ident, body)
 
 

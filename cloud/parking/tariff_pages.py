@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
@@ -30,9 +29,9 @@ from cloud.parking.tariff_schemas import (
 )
 from cloud.ui import Column, Filter, FormField, MenuItem, Resource
 from cloud.ui.layout import render_error
-from cloud.ui.values import display, input_time, parse_local
+from cloud.ui.values import display, fen_of, input_time, parse_local
 from cloud.ui.views import _crumbs, action_view, error_text, export_view, list_view
-from protocols.tariffs import DayKind, DayNight, NoCharge, PerPeriod, PerVisit, Scheme
+from protocols.tariffs import DayKind, DayNight, NoCharge, PerPeriod, PerVisit, Scheme, yuan
 
 GROUP = "menu.group.parking"
 PATH = "/parking/tariffs"
@@ -132,19 +131,6 @@ def _ident(request: web.Request) -> int:
 # --- values typed by a person ----------------------------------------------------------------------
 
 
-def fen_of(text: str) -> int:
-    """Yuan with at most two decimals (0–100000) as fen; ValueError otherwise."""
-    try:
-        amount = Decimal(text.strip().replace("¥", "").replace("元", ""))
-    except InvalidOperation:
-        raise ValueError(text) from None
-    if not amount.is_finite() or amount < 0 or amount > 100_000:
-        raise ValueError(text)
-    if amount != amount.quantize(Decimal("0.01")):
-        raise ValueError(text)
-    return int(amount * 100)
-
-
 def _int_of(text: str) -> int:
     value = text.strip()
     if not value.isdigit() or len(value) > 6:
@@ -173,7 +159,7 @@ def _read_part(
     rule = shown["rule"]
     try:
         if rule == "per_visit":
-            return PerVisit(price_fen=fen_of(shown["visit_price"] or "x")), shown
+            return PerVisit(price_fen=fen_of(shown["visit_price"] or "x", most_yuan=100_000)), shown
         if rule == "no_charge":
             return NoCharge(), shown
         if rule == "per_period":
@@ -181,9 +167,11 @@ def _read_part(
             return (
                 PerPeriod(
                     first_minutes=first,
-                    first_price_fen=fen_of(shown["first_price"] or "0") if first else 0,
+                    first_price_fen=fen_of(shown["first_price"] or "0", most_yuan=100_000)
+                    if first
+                    else 0,
                     step_minutes=_int_of(shown["step_minutes"] or "x"),
-                    price_fen=fen_of(shown["price"] or "x"),
+                    price_fen=fen_of(shown["price"] or "x", most_yuan=100_000),
                 ),
                 shown,
             )
@@ -267,7 +255,7 @@ def _read_form(
     ):
         if shown[form_name]:
             try:
-                data[schema_name] = fen_of(shown[form_name])
+                data[schema_name] = fen_of(shown[form_name], most_yuan=100_000)
             except ValueError:
                 errors[form_name] = "parking.tariffs.error.money"
     return data, errors, shown
@@ -277,12 +265,12 @@ def _part_values(part: PerPeriod | PerVisit | NoCharge) -> dict[str, str]:
     values = dict.fromkeys(PART_KEYS, "")
     values["rule"] = part.kind
     if isinstance(part, PerVisit):
-        values["visit_price"] = service.yuan(part.price_fen)
+        values["visit_price"] = yuan(part.price_fen)
     elif isinstance(part, PerPeriod):
         values["first_minutes"] = str(part.first_minutes) if part.first_minutes else ""
-        values["first_price"] = service.yuan(part.first_price_fen) if part.first_minutes else ""
+        values["first_price"] = yuan(part.first_price_fen) if part.first_minutes else ""
         values["step_minutes"] = str(part.step_minutes)
-        values["price"] = service.yuan(part.price_fen)
+        values["price"] = yuan(part.price_fen)
     return values
 
 
@@ -311,8 +299,8 @@ def _values_of(row: ParkingTariffOut) -> dict[str, Any]:
         "name": row.name,
         "free_minutes": str(document.get("free_minutes") or ""),
         "free_minutes_deducted": bool(document.get("free_minutes_deducted")),
-        "cap_per_day": service.yuan(cap_day) if cap_day is not None else "",
-        "cap_per_stay": service.yuan(cap_stay) if cap_stay is not None else "",
+        "cap_per_day": yuan(cap_day) if cap_day is not None else "",
+        "cap_per_stay": yuan(cap_stay) if cap_stay is not None else "",
         "new_energy_percent": str(percent) if percent is not None else "",
         "schemes": blocks,
     }
@@ -466,7 +454,7 @@ async def _render_verify(
             "errors": {k: error_text(v, lang) for k, v in errors.items()},
             "bill": bill,
             "classes": CLASSES,
-            "yuan": service.yuan,
+            "yuan": yuan,
             "local": lambda moment: display(moment, "datetime", lang, zone),
             "crumbs": _crumbs(TARIFFS_PAGE, ("parking.tariffs.verify", None)),
         },

@@ -76,11 +76,6 @@ def zone() -> ZoneInfo:
     return _zone
 
 
-def yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
-
-
 # --- documents -------------------------------------------------------------------------------------
 
 
@@ -230,17 +225,6 @@ def tariff_grant(row: ParkingTariff) -> TariffGrant | None:
 async def publish_tariff(row: ParkingTariff) -> None:
     """Inside the transaction of the change."""
     await publish_to_tenant(row.tenant_id, Entity.tariff, tariff_key(row.id), tariff_grant(row))
-
-
-async def tenant_state(tenant_id: int) -> list[tuple[Entity, str, BaseModel | None]]:
-    """Every enabled parking tariff and every holiday of the tenant, as publish_many takes them:
-    what a lot or road section created later must receive (cloud.state.publish_many)."""
-    changes: list[tuple[Entity, str, BaseModel | None]] = []
-    for row in await ParkingTariff.filter(tenant_id=tenant_id, enabled=True).order_by("id"):
-        changes.append((Entity.tariff, tariff_key(row.id), tariff_grant(row)))
-    for day in await HolidayDay.filter(tenant_id=tenant_id).order_by("day"):
-        changes.append((Entity.holiday, day.day.isoformat(), _holiday_grant(day)))
-    return changes
 
 
 # --- create, change, enable, delete ----------------------------------------------------------------

@@ -27,7 +27,6 @@ from cloud.charging.order_schemas import (
     RefundFilter,
     RefundOut,
     duration_text,
-    yuan,
 )
 from cloud.crud import Crud, Page, PageParams, paginate, within
 from cloud.db import is_postgres
@@ -37,6 +36,7 @@ from cloud.org.service import audit, scoped
 from cloud.parking import lane_payments
 from cloud.parking.models import ParkingPayment
 from cloud.payments.channels import Notification, channel
+from protocols.tariffs import yuan
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, time
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,3 +58,20 @@ def input_time(value: Any, zone: ZoneInfo) -> str:
     if isinstance(value, datetime):
         return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
     return "" if value is None else str(value)
+
+
+def fen_of(text: str, most_yuan: int = 1_000_000) -> int:
+    """Yuan typed by a person ("200", "12.5", "¥1,200.00", "12元") as exact fen, at most two
+    decimals and at most `most_yuan`; ValueError otherwise (never float)."""
+    cleaned = text.strip()
+    for mark in (",", "，", "¥", "元"):
+        cleaned = cleaned.replace(mark, "")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError(text) from None
+    if not amount.is_finite() or amount < 0 or amount > most_yuan:
+        raise ValueError(text)
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError(text)
+    return int(amount * 100)

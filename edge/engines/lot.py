@@ -8,7 +8,6 @@ no I/O, no clock, so every rule is tested on its own. edge/lots.py does the I/O 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -25,6 +24,8 @@ from protocols.parking import (
     SpecialPlateGrant,
     VehicleClass,
     is_new_energy,
+    monthly_pass_covers,
+    special_rule_of,
     vehicle_class_of,
 )
 from protocols.plates import PlateColor, plate_kind
@@ -36,6 +37,7 @@ from protocols.tariffs import (
     bill_parking,
     parse_tariff,
     version_in_force,
+    yuan,
 )
 
 log = logging.getLogger(__name__)
@@ -50,10 +52,6 @@ class FreeReason:
     monthly = "monthly"
     whitelist = "whitelist"
     special = "special"
-
-
-def yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def stay_text(entered_at: datetime, exited_at: datetime) -> str:
@@ -76,30 +74,6 @@ class EntryCheck:
     arrears_fen: int = 0  # unpaid arrears of the plate (a warning when not refused)
 
 
-def special_rule(plate: str, specials: Iterable[tuple[str, SpecialPlateGrant]]) -> str | None:
-    """The key of the special-plate rule this plate falls under, or None."""
-    kind = plate_kind(plate)
-    for key, rule in specials:
-        if kind is not None and kind.value in rule.plate_kinds:
-            return key
-        if rule.pattern:
-            try:
-                if re.search(rule.pattern, plate):
-                    return key
-            except re.error as exc:  # a bad pattern from the cloud never fails a lane
-                log.warning("special plate rule %s: bad pattern %r: %s", key, rule.pattern, exc)
-    return None
-
-
-def monthly_covers(grant: MonthlyPassGrant | None, site: str, today: date) -> bool:
-    """A monthly pass in force today for this lot (no sites listed: every lot)."""
-    if grant is None:
-        return False
-    if grant.sites and site not in grant.sites:
-        return False
-    return grant.valid_from <= today <= grant.valid_until
-
-
 def check_entry(
     plate: str,
     site: str,
@@ -114,14 +88,14 @@ def check_entry(
     arrears above the lot's threshold refuse entry (None: never refuse, only warn); a monthly
     pass of this lot in force today enters free; everyone else parks as a temporary vehicle."""
     owed = arrears.total_fen if arrears is not None else 0
-    if special_rule(plate, specials) is not None:
+    if special_rule_of(plate, specials) is not None:
         return EntryCheck(False, Reason.special, FreeReason.special, owed)
     if whitelisted:
         return EntryCheck(False, Reason.whitelist, FreeReason.whitelist, owed)
     limit = place.refuse_arrears_above_fen if place is not None else None
     if owed and limit is not None and owed > limit:
         return EntryCheck(True, Reason.arrears, "", owed)
-    if monthly_covers(monthly, site, today):
+    if monthly_pass_covers(monthly, site, today):
         return EntryCheck(False, Reason.monthly, FreeReason.monthly, owed)
     return EntryCheck(False, None, "", owed)
 

@@ -7,7 +7,6 @@ that charges offline and the cloud that reconciles compute the same bill.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,9 +19,10 @@ from protocols.parking import (
     ParkingSiteGrant,
     SpecialPlateGrant,
     is_new_energy,
+    monthly_pass_covers,
+    special_rule_of,
     vehicle_class_of,
 )
-from protocols.plates import plate_kind
 from protocols.sync import Entity
 from protocols.tariffs import (
     HolidayCalendar,
@@ -55,23 +55,13 @@ def free_reason(store: Store, site: str, plate: str, at: datetime, zone: ZoneInf
     if not plate:
         return ""
     monthly = store.entities(site, Entity.monthly_pass).get(plate)
-    if isinstance(monthly, MonthlyPassGrant):
-        day = at.astimezone(zone).date()
-        if monthly.valid_from <= day <= monthly.valid_until and (
-            not monthly.sites or site in monthly.sites
-        ):
-            return "monthly"
-    kind = plate_kind(plate)
-    for rule in store.entities(site, Entity.special_plate).values():
-        if not isinstance(rule, SpecialPlateGrant):
-            continue
-        if kind is not None and kind.value in rule.plate_kinds:
-            return "special"
-        try:
-            if rule.pattern and re.search(rule.pattern, plate):
-                return "special"
-        except re.error:
-            continue  # a pattern the cloud should have refused: it frees nobody
+    day = at.astimezone(zone).date()
+    if isinstance(monthly, MonthlyPassGrant) and monthly_pass_covers(monthly, site, day):
+        return "monthly"
+    rules = store.entities(site, Entity.special_plate).items()
+    specials = [(key, rule) for key, rule in rules if isinstance(rule, SpecialPlateGrant)]
+    if special_rule_of(plate, specials) is not None:
+        return "special"
     return ""
 
 

@@ -39,6 +39,7 @@ from protocols.tariffs.billing import (
     half_up,
     line_amount_fen,
     version_in_force,
+    yuan,
 )
 from protocols.tariffs.model import (
     MAX_PARKING_PRICE_FEN,
@@ -134,4 +135,5 @@ __all__ = [
     "time_of_use_rows",
     "uniform_charging",
     "version_in_force",
+    "yuan",
 ]

@@ -29,6 +29,16 @@ def half_up(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
+def yuan(fen: int | None) -> str:
+    """Fen as yuan with two decimals, exact (no float): 1234 -> "12.34", -5 -> "-0.05";
+    None as empty. Every page, display and receipt shows money through this."""
+    if fen is None:
+        return ""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
 def line_amount_fen(quantity_wh: int, price_fen_per_kwh: int) -> int:
     """A line's amount: its quantity (Wh) times its price (fen per kWh) / 1000, rounded once."""
     return half_up(quantity_wh * price_fen_per_kwh, 1000)

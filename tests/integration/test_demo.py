@@ -8,7 +8,9 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -34,6 +36,25 @@ async def _wait_for(url: str, session: aiohttp.ClientSession, seconds: float) ->
             pass
         await asyncio.sleep(0.2)
     raise AssertionError(f"{url} did not come up within {seconds} s")
+
+
+async def _orders(
+    session: aiohttp.ClientSession,
+    port: int,
+    query: str,
+    seconds: float,
+    wanted: Callable[[dict[str, Any]], bool],
+) -> list[dict[str, Any]]:
+    """The parking orders matching `query` and `wanted`, once there are any."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        async with session.get(f"http://127.0.0.1:{port}/api/v1/parking-orders?{query}") as resp:
+            assert resp.status == 200, await resp.text()
+            found = [order for order in (await resp.json())["items"] if wanted(order)]
+        if found:
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"no parking order ({query or 'any'}) within {seconds} s")
 
 
 async def test_the_demo_runs_records_traffic_and_stops_cleanly(tmp_path: Path) -> None:
@@ -104,6 +125,15 @@ async def test_the_demo_runs_records_traffic_and_stops_cleanly(tmp_path: Path) -
                 await asyncio.sleep(0.5)
             assert orders, "a simulated charging session reached the cloud as an order"
             assert {order["id_tag"] for order in orders} <= {"CARD0001", "CARD0002"}
+            # A car the lot's exit holds is paid for on the lane's QR page by its driver's
+            # phone, and leaves; the order is completed with what was paid.
+            paid = await _orders(
+                session, cloud_port, "state=completed&pay_state=paid", 60, lambda o: True
+            )
+            assert paid[0]["exit_lane"] == "lot-out" and paid[0]["paid_fen"] > 0
+            # A simulated geomagnetic sensor on the street reports a car in its berth.
+            berths = await _orders(session, cloud_port, "", 90, lambda o: bool(o["berth"]))
+            assert berths[0]["berth"].startswith("w-00")
         demo.send_signal(signal.SIGINT)
         output, _ = await asyncio.wait_for(demo.communicate(), 30)
         text = output.decode()

@@ -316,6 +316,58 @@ async def test_restart_with_a_parked_car_keeps_its_session(tmp_path: Path) -> No
     await forget_session(MOSQUITTO, client)
 
 
+async def test_a_car_that_left_unseen_while_the_edge_was_down_is_seen_gone(
+    tmp_path: Path,
+) -> None:
+    """The broker loses the edge's session while the edge is down (a broker restarted without
+    persistence), and with it the samples of the car leaving. The edge kept the berth's empty
+    field with the session, so the first samples after the restart end the stay."""
+    need_mosquitto()
+    name = tenant()
+    settings = settings_for(tmp_path, "mqtt://127.0.0.1:1883")
+    site = berth_document(name)
+    sensor = Sensor(name, "GM-002", datetime.now(UTC) - timedelta(minutes=20))
+    async with running_edge(settings, site) as edge:
+        client = edge.berths.client_id
+        await publish(MOSQUITTO, sensor.samples(120, False) + sensor.samples(120, True))
+        ((_, arrived),) = await wait_events(edge, 1)
+    await forget_session(MOSQUITTO, client)
+    await publish(MOSQUITTO, sensor.samples(60, True) + sensor.samples(60, False))  # lost
+    async with running_edge(settings, site) as edge:
+        await eventually(lambda: _true(edge.berths.connected.is_set()), 10, "subscribed")
+        await publish(MOSQUITTO, sensor.samples(120, False))
+        events = await wait_events(edge, 2)
+        assert events[1][0] == "berth.departed"
+        assert events[1][1]["session"] == arrived["session"]
+    await forget_session(MOSQUITTO, client)
+
+
+async def test_a_car_that_parked_unseen_while_the_edge_was_down_is_seen_arriving(
+    tmp_path: Path,
+) -> None:
+    """The same loss with the berth empty: the heartbeat kept the berth's empty field, so a car
+    standing there when the edge comes back is an arrival, not the berth's new empty field."""
+    need_mosquitto()
+    name = tenant()
+    settings = settings_for(tmp_path, "mqtt://127.0.0.1:1883")
+    site = berth_document(name)
+    sensor = Sensor(name, "GM-001", datetime.now(UTC) - timedelta(minutes=20))
+    async with running_edge(settings, site) as edge:
+        client = edge.berths.client_id
+        await publish(MOSQUITTO, [*sensor.samples(120, False), sensor.heartbeat(90)])
+        await eventually(lambda: _true(edge.berths.received >= 13), 10, "13 messages delivered")
+        await edge.berths.drained()
+        assert [kind for kind, _ in await edge.events()] == ["berth.sensor_status"]
+    await forget_session(MOSQUITTO, client)
+    await publish(MOSQUITTO, sensor.samples(60, False) + sensor.samples(60, True))  # lost
+    async with running_edge(settings, site) as edge:
+        await eventually(lambda: _true(edge.berths.connected.is_set()), 10, "subscribed")
+        await publish(MOSQUITTO, sensor.samples(120, True))
+        events = await wait_events(edge, 2)
+        assert events[1][0] == "berth.arrived" and events[1][1]["berth"] == "w-001"
+    await forget_session(MOSQUITTO, client)
+
+
 async def test_reconnects_when_the_broker_comes_back(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
