@@ -49,6 +49,7 @@ AUDIT_ENTITIES = (
     "monthly_pass",
     "special_plate",
     "collector",
+    "parking_payment",
 )
 AUDIT_ACTIONS = (
     "create",
@@ -358,6 +359,10 @@ _ENTRIES: dict[str, tuple[str, str]] = {
     "command.kind.charger_reserve": ("预约", "Reserve"),
     "command.kind.charger_cancel_reserve": ("取消预约", "Cancel reservation"),
     "command.kind.charger_local_list": ("下发本地授权列表", "Send local list"),
+    "command.kind.lane_paid": ("车道缴费放行", "Paid at the lane: open"),
+    "command.kind.lane_ticket": ("无牌车取票入场", "No-plate ticket: open"),
+    "command.kind.lock_raise": ("升锁", "Raise parking lock"),
+    "command.kind.lock_lower": ("降锁", "Lower parking lock"),
     "command.state.pending": ("待执行", "Pending"),
     "command.state.done": ("已执行", "Done"),
     "command.state.failed": ("失败", "Failed"),
@@ -488,6 +493,7 @@ _ENTRIES: dict[str, tuple[str, str]] = {
     "audit.entity.monthly_pass": ("包月车", "Monthly pass"),
     "audit.entity.special_plate": ("特殊车牌", "Special plate"),
     "audit.entity.collector": ("收费员", "Collector"),
+    "audit.entity.parking_payment": ("停车支付", "Parking payment"),
 }
 for _day, (_zh, _en) in enumerate(
     zip("一二三四五六日", ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True), start=1

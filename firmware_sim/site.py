@@ -9,7 +9,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -27,8 +27,7 @@ from protocols.plates import PlateColor
 from protocols.site import Direction, SiteDocument
 
 log = logging.getLogger(__name__)
-# A held driver's phone: pays the fee the exit lane (code) shows for the plate.
-Payer = Callable[[str, str], Awaitable[None]]
+
 
 PUSH_PATH = "/camera/push"
 
@@ -108,7 +107,7 @@ async def traffic(
     rng: random.Random,
     stop: asyncio.Event,
     regulars: Sequence[str] = (),
-    pay: Payer | None = None,
+    pay: Phones | None = None,
 ) -> None:
     """Plausible demo traffic: strangers and regulars arrive at entries, parked cars leave by
     exits; a car a paid lot's exit holds pays through `pay` (its driver's phone) when given."""
@@ -129,9 +128,11 @@ async def _one_car(
     inside: dict[str, list[tuple[str, PlateColor]]],
     rng: random.Random,
     regulars: Sequence[str],
-    pay: Payer | None = None,
+    pay: Phones | None = None,
 ) -> None:
     lane = rng.choice(simulated.lanes)
+    if pay is not None and pay.busy(lane.code):
+        return  # a driver is paying at that barrier
     parked = inside.setdefault(lane.site, [])
     if lane.direction == Direction.exit and parked:
         plate, color = parked.pop(rng.randrange(len(parked)))
@@ -153,7 +154,7 @@ async def _one_car(
             opened = result.relay_opened
         log.info("%s %s -> %s", lane.code, plate, "opened" if opened else "stays shut")
         if pay is not None and lane.direction == Direction.exit and not opened:
-            await pay(lane.code, plate)
+            pay.pay(lane.code, plate)
     except aiohttp.ClientError as exc:
         log.warning("camera %s: edge not reachable: %s", lane.camera.serial, exc)
 
@@ -207,28 +208,35 @@ async def run_berth_sensors(
             await task
 
 
-def _phone_payer(mobile_base: str, stop: asyncio.Event) -> Payer:
-    """Each held driver pays from a phone of their own (a session with its own cookies), in
-    the background so the traffic goes on."""
-    tasks: set[asyncio.Task[bool]] = set()
+class Phones:
+    """The phones of drivers a paid exit holds: each pays on the lane's QR page from a session
+    of its own, in the background so the traffic goes on; no other car drives up to a lane
+    while its driver pays (one car stands at a barrier)."""
 
-    async def phone(lane: str, plate: str) -> bool:
+    def __init__(self, mobile_base: str) -> None:
+        self.mobile_base = mobile_base
+        self.paying: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def busy(self, lane: str) -> bool:
+        return lane in self.paying
+
+    def pay(self, lane: str, plate: str) -> None:
+        self.paying.add(lane)
+        task = asyncio.create_task(self._phone(lane, plate))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _phone(self, lane: str, plate: str) -> None:
         jar = aiohttp.CookieJar(unsafe=True)  # the demo cloud is on 127.0.0.1
-        async with aiohttp.ClientSession(cookie_jar=jar) as session:
-            try:
-                return await pay_at_exit(session, mobile_base, lane, plate)
-            except aiohttp.ClientError as exc:
-                log.warning("driver of %s: cloud not reachable: %s", plate, exc)
-                return False
-
-    async def pay(lane: str, plate: str) -> None:
-        if stop.is_set():
-            return
-        task = asyncio.create_task(phone(lane, plate))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-
-    return pay
+        try:
+            async with aiohttp.ClientSession(cookie_jar=jar) as session:
+                await pay_at_exit(session, self.mobile_base, lane, plate)
+        except aiohttp.ClientError as exc:
+            log.warning("driver of %s: cloud not reachable: %s", plate, exc)
+        finally:
+            await asyncio.sleep(2.0)  # the barrier opens, the car drives off
+            self.paying.discard(lane)
 
 
 async def run_site_simulators(
@@ -260,7 +268,7 @@ async def run_site_simulators(
                 jobs.append(asyncio.create_task(run_berth_sensors(site, mqtt_url, stop)))
             try:
                 if traffic_interval_s:
-                    pay = _phone_payer(mobile_base, stop) if mobile_base else None
+                    pay = Phones(mobile_base) if mobile_base else None
                     await traffic(
                         simulated, traffic_interval_s, random.Random(), stop, regulars, pay
                     )

@@ -39,9 +39,10 @@ def _admin(user: User) -> Principal:
     )
 
 
-def demo_tariff() -> ParkingTariffIn:
-    """A city-centre tariff: 15 minutes free; by day the first hour 5 yuan, then 2 yuan per
-    started half hour; 5 yuan a night; large vehicles double; at most 40 yuan a day."""
+def demo_tariff(name: str = "路内标准收费", free_minutes: int = 15) -> ParkingTariffIn:
+    """A city-centre tariff: by day the first hour 5 yuan, then 2 yuan per started half hour;
+    5 yuan a night; large vehicles double; at most 40 yuan a day; new-energy vehicles pay 80 %;
+    the first `free_minutes` free (the demo lot has none, so every car it lets out pays)."""
 
     def day_night(first_fen: int, step_fen: int, night_fen: int) -> DayNight:
         return DayNight(
@@ -54,12 +55,12 @@ def demo_tariff() -> ParkingTariffIn:
         )
 
     return ParkingTariffIn(
-        name="城区标准收费",
+        name=name,
         schemes=[
             Scheme(vehicle_classes=["large"], rule=day_night(1000, 400, 1000)),
             Scheme(rule=day_night(500, 200, 500)),
         ],
-        free_minutes=15,
+        free_minutes=free_minutes,
         cap_per_day_fen=4000,
         new_energy_percent=80,
     )
@@ -69,7 +70,8 @@ async def populate_parking(tenant: Tenant, document: SiteDocument) -> None:
     """Everything parking of the document's lots and road sections; inside the caller's
     transaction, after their Site rows exist."""
     admin = _admin(await User.get(tenant_id=tenant.id, is_admin=True))
-    tariff = await tariffs.create_tariff(admin, demo_tariff())
+    street_tariff = await tariffs.create_tariff(admin, demo_tariff())
+    lot_tariff = await tariffs.create_tariff(admin, demo_tariff("停车场标准收费", 0))
     for day, kind, name in DEMO_HOLIDAYS:
         await tariffs.create_holiday(admin, HolidayIn(day=day, kind=kind, name=name))
     lots: list[int] = []
@@ -86,7 +88,9 @@ async def populate_parking(tenant: Tenant, document: SiteDocument) -> None:
                 region="东城区",
                 street="西大街" if config.kind == SiteKind.street_section else "东大街",
                 capacity=config.capacity,
-                tariff_id=tariff.id,
+                tariff_id=(
+                    lot_tariff.id if config.kind == SiteKind.parking_lot else street_tariff.id
+                ),
                 refuse_arrears_above_fen=10_000 if config.kind == SiteKind.parking_lot else None,
                 hotline="4008000000",
             ),

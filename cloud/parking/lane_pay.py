@@ -134,6 +134,27 @@ async def prepay_page(request: web.Request, m: Mobile) -> web.StreamResponse:
 
 
 @mobile()
+async def berth_page(request: web.Request, m: Mobile) -> web.StreamResponse:
+    """A berth receipt's QR (printed by the collector's PDA): the stay's fee so far (or what it
+    left owing), paid through the payment channel."""
+    found = await service.berth_stay(m.tenant.id, request.match_info["session"])
+    if found is None:
+        return _not_found(request, m)
+    site, stay = found
+    if request.method == "POST":
+        origin, public = _bases(request)
+        try:
+            payment = await service.create_payment(
+                site, str(stay.order.uuid), stay.order.plate, stay.owed_fen, "", origin, public
+            )
+        except Invalid:
+            return go(request.path, "parking.lane_pay.error.nothing_due")
+        return go(f"{m.base}/lot/payments/{payment.number}")
+    context = {"title": "parking.lane_pay.berth.title", "site": site, "stay": stay, "yuan": yuan}
+    return render(request, m, "parking/pay_berth.html", context)
+
+
+@mobile()
 async def payment_page(request: web.Request, m: Mobile) -> web.StreamResponse:
     row = await service.get_payment(m.tenant.id, request.match_info["number"])
     if row is None:
@@ -157,6 +178,7 @@ def setup(app: web.Application) -> None:
         ("/m/{tenant}/lot/{lane}/pay", lane_page),
         ("/m/{tenant}/lot/{lane}/ticket", ticket_page),
         ("/m/{tenant}/lot/{site}/prepay", prepay_page),
+        ("/m/{tenant}/berth/pay/{session}", berth_page),
     ):
         router.add_get(path, handler)
         router.add_post(path, handler)

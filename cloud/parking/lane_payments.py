@@ -19,14 +19,16 @@ from cloud import sync
 from cloud.db import is_postgres
 from cloud.errors import Invalid, NotFound
 from cloud.org.models import AuditLog
-from cloud.parking import orders
+from cloud.parking import arrears, orders
 from cloud.parking.models import (
+    Berth,
     OrderState,
     ParkingOrder,
     ParkingPayment,
     ParkingPaymentState,
     PaymentMethod,
 )
+from cloud.parking.publish import publish_berth
 from cloud.payments.channels import Notification, channel
 from cloud.sites.models import Command, Edge, Lane, Site, SyncEvent
 from cloud.state import wake_edges
@@ -247,7 +249,10 @@ async def apply_notification(channel_name: str, note: Notification) -> ParkingPa
         else:
             row.state = ParkingPaymentState.closed
         await row.save(update_fields=["state", "paid_at", "callback"])
-        if row.state == ParkingPaymentState.paid and row.orders:
+        berth_order = await _berth_order(row)
+        if row.state == ParkingPaymentState.paid and berth_order is not None:
+            await _berth_paid(row, berth_order, note.paid_at)
+        elif row.state == ParkingPaymentState.paid and row.orders:
             paid = LanePaid(
                 session=row.orders[0],
                 payment=str(row.uuid),
@@ -264,6 +269,46 @@ async def apply_notification(channel_name: str, note: Notification) -> ParkingPa
         )
     wake_edges()  # after the commit, so a woken long-poll finds the command
     return row
+
+
+async def _berth_order(row: ParkingPayment) -> ParkingOrder | None:
+    """The on-street order a payment is for (None for a lot's: those go to the lane)."""
+    key = orders.session_uuid(row.orders[0]) if row.orders else None
+    if key is None:
+        return None
+    found = await ParkingOrder.get_or_none(tenant_id=row.tenant_id, uuid=key)
+    return found if found is not None and found.berth else None
+
+
+async def _berth_paid(row: ParkingPayment, order: ParkingOrder, at: datetime) -> None:
+    """A driver paid a berth stay by its receipt's QR: the order gains it (as prepaid while
+    the car is still there, which the section's PDAs are told with the berth), and arrears the
+    stay left are settled."""
+    order.paid_fen += row.amount_fen
+    if order.state == OrderState.in_progress:
+        order.prepaid_fen += row.amount_fen
+    plates = await arrears.reconcile(order, at=at, settled_by="driver", payment=str(row.uuid))
+    await arrears.publish_plates(row.tenant_id, plates)
+    berth = await Berth.get_or_none(tenant_id=row.tenant_id, code=order.berth)
+    if berth is not None and berth.session == str(order.uuid):
+        await publish_berth(berth)
+
+
+async def berth_stay(tenant_id: int, session: str) -> tuple[Site, Stay] | None:
+    """A berth stay (parked, or left owing) with its fee: until now while parked, else what
+    the stay came to; None for an unknown or void order, or a lot's."""
+    key = orders.session_uuid(session)
+    order = await ParkingOrder.get_or_none(tenant_id=tenant_id, uuid=key) if key else None
+    if order is None or not order.berth or order.state == OrderState.void:
+        return None
+    site = await Site.get(id=order.site_id)
+    due = order.due_fen
+    if order.state == OrderState.in_progress:
+        due = 0
+        if not order.free_reason:
+            _, bill = await orders.cloud_bill(order, _now())
+            due = orders.bill_total(bill) or 0
+    return site, Stay(order, due, order.paid_fen)
 
 
 async def _command(

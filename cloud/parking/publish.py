@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cloud.parking.models import Berth, ParkingSite
+from cloud.parking.models import Berth, ParkingOrder, ParkingSite
 from cloud.sites.models import Site, StateChange
 from cloud.state import publish, publish_many
 from protocols.parking import BerthGrant, ParkingSiteGrant, tariff_key
@@ -43,7 +43,7 @@ async def publish_many_to_tenant(
         await publish_many(site_id, changes)
 
 
-def berth_grant(berth: Berth, site_code: str) -> BerthGrant:
+def berth_grant(berth: Berth, site_code: str, prepaid_fen: int = 0) -> BerthGrant:
     return BerthGrant(
         site=site_code,
         number=berth.number,
@@ -54,15 +54,20 @@ def berth_grant(berth: Berth, site_code: str) -> BerthGrant:
         session=berth.session,
         plate=berth.plate,
         entered_at=berth.entered_at,
+        prepaid_fen=prepaid_fen,
     )
 
 
 async def publish_berth(berth: Berth, removed: bool = False) -> None:
-    """The berth (and what the cloud knows of its occupancy) to its own section's edges/PDAs."""
+    """The berth (and what the cloud knows of its occupancy, with what the driver of its stay
+    has paid ahead by QR) to its own section's edges and PDAs."""
     site = await Site.get(id=berth.site_id)
-    await publish(
-        berth.site_id, Entity.berth, berth.code, None if removed else berth_grant(berth, site.code)
-    )
+    prepaid = 0
+    if berth.session and not removed:
+        found = await ParkingOrder.filter(tenant_id=berth.tenant_id, uuid=berth.session).first()
+        prepaid = found.prepaid_fen if found is not None else 0
+    grant = None if removed else berth_grant(berth, site.code, prepaid)
+    await publish(berth.site_id, Entity.berth, berth.code, grant)
 
 
 async def parking_site_grant(place: ParkingSite, site: Site) -> ParkingSiteGrant:

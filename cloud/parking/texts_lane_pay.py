@@ -37,6 +37,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "parking.lane_pay.ticket.failed": ("开闸失败，请联系管理员", "Not opened: call the attendant"),
     "parking.lane_pay.ticket.enter": ("输入停车票号", "Ticket number"),
     "parking.lane_pay.prepay.title": ("场内预缴", "Pay before leaving"),
+    "parking.lane_pay.berth.title": ("路内停车缴费", "Pay for on-street parking"),
+    "parking.lane_pay.berth.berth": ("泊位", "Berth"),
+    "parking.lane_pay.berth.exited_at": ("离场时间", "Left at"),
+    "parking.lane_pay.berth.more_later": (
+        "仍在停放时，离场前产生的费用由收费员收取或稍后再付",
+        "While the car is still here, what accrues later is collected at departure or paid later",
+    ),
     "parking.lane_pay.prepay.search": ("查询费用", "Look up the fee"),
     "parking.lane_pay.prepay.none": (
         "没有找到该车牌的在场记录",

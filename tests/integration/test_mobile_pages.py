@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import time as clock
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -253,6 +254,9 @@ async def test_every_mobile_post_refuses_a_missing_or_foreign_csrf_token(cloud: 
             pattern.replace("{tenant}", "school")
             .replace("{kind}", "teacher")
             .replace("{id}", str(request.id))
+            .replace("{lane}", "lot-out")  # the parking pages' (refused before any lookup)
+            .replace("{site}", "east-lot")
+            .replace("{session}", str(uuid.uuid4()))
         )
         for data in ({}, {"_csrf": "forged"}):
             resp = await cloud.post(path, data=data, allow_redirects=False)

@@ -7,8 +7,10 @@ import re
 from cloud import i18n, ui
 from cloud.access import pages as access_pages
 from cloud.org import pages as org_pages
+from cloud.parking import pages as parking_pages  # noqa: F401 - registers parking texts
 from cloud.permissions import PERMISSIONS
 from cloud.sites import pages as sites_pages
+from edge.pda import texts as pda_texts
 
 RESOURCES = (*org_pages.RESOURCES, *sites_pages.RESOURCES, *access_pages.RESOURCES)
 
@@ -26,9 +28,14 @@ def _declared_keys() -> set[str]:
     return {k for k in keys if k}
 
 
-def _template_keys() -> set[str]:
+PDA_TEMPLATES = ui.TEMPLATES_DIR / "pda"  # served by the PDA agent, with its own catalogue
+
+
+def _template_keys(pda: bool = False) -> set[str]:
     keys: set[str] = set()
     for path in ui.TEMPLATES_DIR.rglob("*.html"):
+        if path.is_relative_to(PDA_TEMPLATES) != pda:
+            continue
         keys |= set(
             re.findall(r"\bt\('([a-z0-9_.]*[a-z0-9_])'[,)]", path.read_text(encoding="utf-8"))
         )
@@ -42,6 +49,14 @@ def test_every_key_is_translated_in_both_languages() -> None:
     assert not missing
     for lang in i18n.LANGUAGES:
         assert all(i18n.CATALOGUES[lang][k] for k in keys)
+
+
+def test_every_key_of_the_pda_pages_is_translated_in_both_languages() -> None:
+    keys = _template_keys(pda=True)
+    assert len(keys) > 20
+    missing = sorted(k for k in keys if k not in pda_texts.TEXTS)
+    assert not missing
+    assert all(zh and en for zh, en in (pda_texts.TEXTS[k] for k in keys))
 
 
 def test_translation_falls_back_and_formats() -> None:

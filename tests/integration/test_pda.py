@@ -45,7 +45,7 @@ from tests.support import CloudServer, enroll_edge, eventually
 SECTION = "west-street"
 PASSWORD = "Collector-Pass-1"
 CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
-ENTERED = datetime.now(UTC) - timedelta(hours=2, minutes=10)
+STAYED = timedelta(hours=2, minutes=10)  # before the cloud publishes the berths
 
 
 def document() -> SiteDocument:
@@ -79,6 +79,7 @@ async def seed_cloud(pdas: list[str]) -> Site:
             CollectorGrant(name=name, password_hash=hashed, sections=[SECTION]),
         )
     tariff = per_period_parking("路边停车", step_minutes=30, price_fen=200)
+    entered = datetime.now(UTC) - STAYED  # now, not at import: the suite may run for minutes
     await publish(
         site.id,
         Entity.tariff,
@@ -108,14 +109,14 @@ async def seed_cloud(pdas: list[str]) -> Site:
         Entity.berth,
         "w-001",
         BerthGrant(site=SECTION, number="001", sensor="GM-W001", occupied=True,
-                   session="s-0001", plate="", entered_at=ENTERED),
+                   session="s-0001", plate="", entered_at=entered),
     )  # fmt: skip
     await publish(
         site.id,
         Entity.berth,
         "w-002",
         BerthGrant(site=SECTION, number="002", sensor="GM-W002", occupied=True,
-                   session="s-0002", plate="粤B12345", entered_at=ENTERED),
+                   session="s-0002", plate="粤B12345", entered_at=entered),
     )  # fmt: skip
     await publish(site.id, Entity.berth, "w-003", BerthGrant(site=SECTION, number="003"))
     await publish(
@@ -125,8 +126,8 @@ async def seed_cloud(pdas: list[str]) -> Site:
         ArrearsGrant(
             total_fen=25_000,
             items=[
-                ArrearsItem(order="o-1", site=SECTION, amount_fen=5_000, occurred_at=ENTERED),
-                ArrearsItem(order="o-2", site=SECTION, amount_fen=20_000, occurred_at=ENTERED),
+                ArrearsItem(order="o-1", site=SECTION, amount_fen=5_000, occurred_at=entered),
+                ArrearsItem(order="o-2", site=SECTION, amount_fen=20_000, occurred_at=entered),
             ],
         ),
     )
