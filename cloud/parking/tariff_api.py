@@ -36,12 +36,12 @@ async def verify_tariff(
 
 
 ROUTES: list[ApiRoute] = [
-    *crud_routes("/parking/tariffs", "parking", PERMISSIONS, service.TARIFFS, ParkingTariffOut, ParkingTariffFilter, ParkingTariffIn, ParkingTariffIn),
+    *crud_routes("/parking-tariffs", "parking", PERMISSIONS, service.TARIFFS, ParkingTariffOut, ParkingTariffFilter, ParkingTariffIn, ParkingTariffIn),
     ApiRoute(
-        "POST", "/parking/tariffs/{id}/verify", verify_tariff,
+        "POST", "/parking-tariffs/{id}/verify", verify_tariff,
         "验证收费规则: the itemised bill of a stay (VerifyIn) under this tariff and the tenant's "
         "holiday calendar, as an edge computes it", PERMISSIONS[0],
         response=ParkingBillOut, tags=("parking",),
     ),
-    *crud_routes("/parking/holidays", "parking", PERMISSIONS, service.HOLIDAYS, HolidayOut, HolidayFilter, HolidayIn, HolidayIn),
+    *crud_routes("/parking-holidays", "parking", PERMISSIONS, service.HOLIDAYS, HolidayOut, HolidayFilter, HolidayIn, HolidayIn),
 ]  # fmt: skip

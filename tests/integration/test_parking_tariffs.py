@@ -27,8 +27,8 @@ from tests.conftest import make_tenant, sign_in
 Client = TestClient[web.Request, web.Application]
 SH = ZoneInfo("Asia/Shanghai")
 PATH = "/parking/tariffs"
-API = f"{API_PREFIX}/parking/tariffs"
-HOLIDAYS_API = f"{API_PREFIX}/parking/holidays"
+API = f"{API_PREFIX}/parking-tariffs"
+HOLIDAYS_API = f"{API_PREFIX}/parking-holidays"
 
 
 async def make_sites(tenant: Tenant, prefix: str = "") -> tuple[Site, Site]:
@@ -389,7 +389,7 @@ async def test_every_tariff_and_holiday_route_is_a_404_for_another_tenants_row(
             )
             assert resp.status == 404, f"{method} {path} answered {resp.status}"
             assert "SECRET" not in await resp.text()
-        api = f"{API_PREFIX}{prefix}/{ident}"
+        api = f"{API_PREFIX}{prefix.replace('/parking/', '/parking-')}/{ident}"
         calls = [("GET", api), ("DELETE", api), ("POST", f"{api}/verify")]
         if prefix == "/parking/tariffs":
             calls += [("POST", f"{api}/enable"), ("POST", f"{api}/disable")]
