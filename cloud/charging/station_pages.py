@@ -85,12 +85,10 @@ from cloud.ui.views import (
     _filter_data,
     _strip_bad_fields,
     _url,
-    action_view,
     error_text,
     export_rows,
-    export_view,
-    form_view,
     list_view,
+    mount_routes,
     query_params,
     validation_errors,
 )
@@ -604,23 +602,8 @@ def list_page(resource: Resource) -> Handler:
 
 def mount(app: web.Application, resource: Resource) -> None:
     """A resource's list (charging template), export, forms, enable/disable and menu entry."""
-    router = app.router
-    name, path, one = resource.name, resource.path, f"{resource.path}/{{id:\\d+}}"
-    router.add_get(path, list_page(resource), name=f"{name}.list")
-    router.add_get(f"{path}/export.xlsx", export_view(resource), name=f"{name}.export")
-    if resource.crud.create is not None:
-        show, save = form_view(resource, "create")
-        router.add_get(f"{path}/new", show, name=f"{name}.new")
-        router.add_post(f"{path}/new", save)
-    if resource.crud.update is not None:
-        show, save = form_view(resource, "update")
-        router.add_get(f"{one}/edit", show, name=f"{name}.edit")
-        router.add_post(f"{one}/edit", save)
-    if resource.actions:
-        confirm, act = action_view(resource)
-        actions = f"{one}/{{action:(?:{'|'.join(resource.actions)})}}"
-        router.add_get(actions, confirm, name=f"{name}.confirm")
-        router.add_post(actions, act)
+    path = resource.path
+    mount_routes(app, resource, list_page(resource))
     ui.add_menu(
         app, MenuItem(GROUP, resource.title, path, resource.view_permission, resource.menu_order)
     )

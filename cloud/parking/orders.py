@@ -12,7 +12,6 @@ import logging
 import uuid as uuidlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 from tortoise.expressions import F
 from tortoise.functions import Count, Sum
@@ -26,6 +25,7 @@ from cloud.db import is_postgres
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.service import audit, scoped
 from cloud.parking import arrears as arrears_service
+from cloud.parking.clock import zone
 from cloud.parking.memo import memo, remembered
 from cloud.parking.models import (
     Arrears,
@@ -73,7 +73,6 @@ from protocols.tariffs import yuan
 
 log = logging.getLogger(__name__)
 
-ZONE = ZoneInfo("Asia/Shanghai")
 ORDER_COUNT_CAP = 100_000
 SORTS = {
     "entered_at": "entered_at",
@@ -275,7 +274,7 @@ async def vehicle_type_of(tenant_id: int, site_id: int, plate: str, at: datetime
         return VehicleType.temporary
     if await _special(tenant_id, plate):
         return VehicleType.special
-    if await _monthly(tenant_id, site_id, plate, at.astimezone(ZONE).date()):
+    if await _monthly(tenant_id, site_id, plate, at.astimezone(zone()).date()):
         return VehicleType.monthly
     if await _whitelisted(tenant_id, site_id, plate, at):
         return VehicleType.company

@@ -16,6 +16,7 @@ from cloud.crud import Crud
 from cloud.errors import Conflict, Invalid, NotFound
 from cloud.org.schemas import In, Name
 from cloud.parking import (
+    clock,
     passes,
     specials,
     texts_passes,  # noqa: F401 - registers this module's texts
@@ -40,11 +41,9 @@ from cloud.ui.values import fen_of
 from cloud.ui.views import (
     _choices,
     _crumbs,
-    action_view,
     error_text,
-    export_view,
-    form_view,
     list_view,
+    mount_routes,
     validation_errors,
 )
 from protocols.plates import PlateKind
@@ -388,23 +387,8 @@ def mount(
 ) -> None:
     """A resource's list (this domain's template: its own row actions), export, forms,
     enable/disable/delete and its menu entry."""
-    router = app.router
-    name, path, one = resource.name, resource.path, f"{resource.path}/{{id:\\d+}}"
-    router.add_get(path, list_view(resource, template), name=f"{name}.list")
-    router.add_get(f"{path}/export.xlsx", export_view(resource), name=f"{name}.export")
-    if resource.crud.create is not None:
-        show, save = form_view(resource, "create")
-        router.add_get(f"{path}/new", show, name=f"{name}.new")
-        router.add_post(f"{path}/new", save)
-    if resource.crud.update is not None:
-        show, save = form_view(resource, "update")
-        router.add_get(f"{one}/edit", show, name=f"{name}.edit")
-        router.add_post(f"{one}/edit", save)
-    if resource.actions:
-        confirm, act = action_view(resource)
-        actions = f"{one}/{{action:(?:{'|'.join(resource.actions)})}}"
-        router.add_get(actions, confirm, name=f"{name}.confirm")
-        router.add_post(actions, act)
+    path = resource.path
+    mount_routes(app, resource, list_view(resource, template))
     ui.add_menu(app, MenuItem(GROUP, resource.title, path, VIEW, resource.menu_order))
 
 
@@ -418,7 +402,7 @@ def mount_actions(app: web.Application, resource: Resource, actions: tuple[RowAc
 
 def setup(app: web.Application) -> None:
     """Mount this module's pages, and put the white and black lists under 停车运营 too."""
-    passes.configure(app[SETTINGS_KEY].timezone)
+    clock.configure(app[SETTINGS_KEY].timezone)
     for resource in (RULES_PAGE, PASSES_PAGE, SPECIALS_PAGE):
         mount(app, resource)
     mount_actions(app, PASSES_PAGE, PASS_ACTIONS)

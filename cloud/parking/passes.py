@@ -15,7 +15,6 @@ import calendar
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from tortoise import connections
 from tortoise.expressions import Q
@@ -35,6 +34,7 @@ from cloud.org.service import (
     update_row,
 )
 from cloud.parking import specials
+from cloud.parking.clock import today, zone
 from cloud.parking.models import (
     EnergyScope,
     MonthlyPass,
@@ -62,22 +62,6 @@ from protocols.tariffs import yuan
 
 RULE = "monthly_pass_rule"
 PASS = "monthly_pass"
-
-_zone = ZoneInfo("Asia/Shanghai")
-
-
-def configure(timezone: str) -> None:
-    """The zone whose days passes count in (CloudSettings.timezone, set when pages are set up)."""
-    global _zone
-    _zone = ZoneInfo(timezone)
-
-
-def zone() -> ZoneInfo:
-    return _zone
-
-
-def today() -> date:
-    return datetime.now(_zone).date()
 
 
 def add_months(start: date, months: int) -> date:
@@ -520,7 +504,7 @@ async def lookup_vehicle_type(tenant_id: int, site_code: str, plate: str, at: da
     if not plate:
         return VehicleType.temporary.value
     site = await Site.filter(tenant_id=tenant_id, code=site_code).first()
-    day = at.astimezone(_zone).date()
+    day = at.astimezone(zone()).date()
     ids = await pass_ids_with_plate(tenant_id, plate)
     if ids:
         passes = await MonthlyPass.filter(

@@ -43,7 +43,12 @@ from cloud.parking.place_schemas import (
 from cloud.ui import Column, Filter, FormField, MenuItem, Resource
 from cloud.ui.layout import render_error
 from cloud.ui.values import display
-from cloud.ui.views import _crumbs, _url, action_view, export_view, form_view, list_view
+from cloud.ui.views import (
+    _crumbs,
+    _url,
+    list_view,
+    mount_routes,
+)
 from protocols.site import SiteKind
 
 GROUP = "menu.group.parking"
@@ -346,27 +351,12 @@ def _occupancy_link(item: Any) -> str:
 
 def mount(app: web.Application, resource: Resource) -> None:
     """A resource's list (its parking template), export, forms, actions and menu entries."""
-    router = app.router
-    name, path, one = resource.name, resource.path, f"{resource.path}/{{id:\\d+}}"
+    name, path = resource.name, resource.path
 
     async def context(request: web.Request, principal: Principal) -> dict[str, object]:
         return {"detail_of": _occupancy_link, "commands": COMMANDS_PATH}
 
-    router.add_get(path, list_view(resource, TEMPLATES[name], context), name=f"{name}.list")
-    router.add_get(f"{path}/export.xlsx", export_view(resource), name=f"{name}.export")
-    if resource.crud.create is not None:
-        show, save = form_view(resource, "create")
-        router.add_get(f"{path}/new", show, name=f"{name}.new")
-        router.add_post(f"{path}/new", save)
-    if resource.crud.update is not None:
-        show, save = form_view(resource, "update")
-        router.add_get(f"{one}/edit", show, name=f"{name}.edit")
-        router.add_post(f"{one}/edit", save)
-    if resource.actions:
-        confirm, act = action_view(resource)
-        actions = f"{one}/{{action:(?:{'|'.join(resource.actions)})}}"
-        router.add_get(actions, confirm, name=f"{name}.confirm")
-        router.add_post(actions, act)
+    mount_routes(app, resource, list_view(resource, TEMPLATES[name], context))
     entries = resource.menu if resource.menu is not None else ((resource.title, path),)
     for offset, (label, target) in enumerate(entries):
         ui.add_menu(app, MenuItem(GROUP, label, target, VIEW, resource.menu_order + offset))

@@ -16,8 +16,11 @@ from pydantic import ValidationError
 from cloud import ui
 from cloud.auth import SETTINGS_KEY, principal_of, require
 from cloud.errors import Conflict, Invalid, NotFound
+from cloud.parking import (
+    clock,
+    texts_tariffs,  # noqa: F401 - registers this module's texts
+)
 from cloud.parking import tariffs as service
-from cloud.parking import texts_tariffs  # noqa: F401 - registers this module's texts
 from cloud.parking.tariff_schemas import (
     HolidayFilter,
     HolidayIn,
@@ -587,7 +590,7 @@ def _not_found(handler: Any) -> Any:
 
 def setup(app: web.Application) -> None:
     """Mount the tariff and holiday pages."""
-    service.configure(app[SETTINGS_KEY].timezone)
+    clock.configure(app[SETTINGS_KEY].timezone)
     router = app.router
     one = f"{PATH}/{{id:\\d+}}"
     router.add_get(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from tortoise.transactions import in_transaction
@@ -32,6 +31,7 @@ from cloud.org.service import (
     set_enabled_row,
 )
 from cloud.parking import texts_tariffs  # noqa: F401 - registers the texts the service names
+from cloud.parking.clock import zone
 from cloud.parking.models import HolidayDay, ParkingSite, ParkingTariff
 from cloud.parking.publish import publish_many_to_tenant, publish_to_tenant
 from cloud.parking.tariff_schemas import (
@@ -63,17 +63,6 @@ from protocols.tariffs import (
 
 ENTITY = "parking_tariff"
 HOLIDAY = "holiday"
-_zone = ZoneInfo("Asia/Shanghai")
-
-
-def configure(timezone: str) -> None:
-    """The zone of documents and effective dates (CloudSettings.timezone)."""
-    global _zone
-    _zone = ZoneInfo(timezone)
-
-
-def zone() -> ZoneInfo:
-    return _zone
 
 
 # --- documents -------------------------------------------------------------------------------------
@@ -109,7 +98,7 @@ def build_document(data: ParkingTariffIn) -> TariffDocument:
             cap_per_day_fen=data.cap_per_day_fen,
             cap_per_stay_fen=data.cap_per_stay_fen,
             new_energy_percent=data.new_energy_percent,
-            zone=_zone.key,
+            zone=zone().key,
         )
     except TariffError as exc:
         raise Invalid(_field_of(exc, data), exc.message) from None
@@ -215,9 +204,9 @@ def tariff_grant(row: ParkingTariff) -> TariffGrant | None:
     nothing when disabled."""
     if not row.enabled:
         return None
-    effective = row.updated_at.astimezone(_zone).date()
+    effective = row.updated_at.astimezone(zone()).date()
     return TariffGrant(
-        zone=_zone.key,
+        zone=zone().key,
         versions=[TariffVersionGrant(effective_from=effective, document=row.document)],
     )
 

@@ -498,27 +498,36 @@ def action_view(
     return confirm, act
 
 
-def mount(app: web.Application, resource: Resource) -> None:
-    """Add a resource's routes and its menu entries."""
+def mount_routes(
+    app: web.Application,
+    resource: Resource,
+    list_handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None,
+) -> None:
+    """A resource's list (the shared page unless `list_handler`), export, create and edit
+    forms and row actions; the caller adds its menu entries."""
     router = app.router
-    name = resource.name
-    router.add_get(resource.path, list_view(resource), name=f"{name}.list")
+    name, path, one = resource.name, resource.path, f"{resource.path}/{{id:\\d+}}"
+    router.add_get(path, list_handler or list_view(resource), name=f"{name}.list")
     if resource.export:
-        router.add_get(f"{resource.path}/export.xlsx", export_view(resource), name=f"{name}.export")
+        router.add_get(f"{path}/export.xlsx", export_view(resource), name=f"{name}.export")
     if resource.crud.create is not None:
         show, save = form_view(resource, "create")
-        router.add_get(f"{resource.path}/new", show, name=f"{name}.new")
-        router.add_post(f"{resource.path}/new", save)
+        router.add_get(f"{path}/new", show, name=f"{name}.new")
+        router.add_post(f"{path}/new", save)
     if resource.crud.update is not None:
         show, save = form_view(resource, "update")
-        router.add_get(f"{resource.path}/{{id:\\d+}}/edit", show, name=f"{name}.edit")
-        router.add_post(f"{resource.path}/{{id:\\d+}}/edit", save)
+        router.add_get(f"{one}/edit", show, name=f"{name}.edit")
+        router.add_post(f"{one}/edit", save)
     if resource.actions:
         confirm, act = action_view(resource)
-        pattern = "|".join(resource.actions)
-        path = f"{resource.path}/{{id:\\d+}}/{{action:(?:{pattern})}}"
-        router.add_get(path, confirm, name=f"{name}.confirm")
-        router.add_post(path, act)
+        actions = f"{one}/{{action:(?:{'|'.join(resource.actions)})}}"
+        router.add_get(actions, confirm, name=f"{name}.confirm")
+        router.add_post(actions, act)
+
+
+def mount(app: web.Application, resource: Resource) -> None:
+    """Add a resource's routes and its menu entries."""
+    mount_routes(app, resource)
     entries = resource.menu if resource.menu is not None else ((resource.title, resource.path),)
     for offset, (label, path) in enumerate(entries):
         add_menu(
